@@ -62,6 +62,13 @@ export interface Problem {
   /** Forward only over all rows: writes predictions into `F` (length n), returns sum of squared residuals. */
   forward(): number;
   readonly F: FloatArray;
+  /**
+   * Optional fast path for the tangent-kernel Gram matrix at the current W, v (METHOD.md 2, 3b):
+   * G = (X X^T) .* (D D^T) with D_ij = v_j s'(z_ij), plus A A^T (A = s(XW)) when `withV`.
+   * Writes the full symmetric n x n matrix row-major into `G`. The core falls back to its own
+   * TypeScript version when an engine does not provide it.
+   */
+  gram?(G: Float64Array, withV: boolean): void;
   /** Releases engine memory (wasm/native/tfjs); the problem must not be used afterwards. */
   dispose(): void;
 }

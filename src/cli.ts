@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+// narrowsweep: parses the subcommand and hands over to its module. No logic of its own.
+const COMMANDS: Record<string, { summary: string; load: () => Promise<{ main(argv: string[]): Promise<number> }> }> = {
+  train: { summary: 'train one configuration and print the result JSON', load: () => import('./commands/train.js') },
+  plan: { summary: 'validate a sweep spec and show its size and estimated CPU time', load: () => import('./commands/plan.js') },
+  run: { summary: 'run (or resume) a sweep spec with a pool of workers', load: () => import('./commands/run.js') },
+  aggregate: { summary: 'write the CSV tables of a results folder', load: () => import('./commands/aggregate.js') },
+  doctor: { summary: 'show the compute engine, CPU features and a quick step benchmark', load: () => import('./commands/doctor.js') },
+};
+
+function usage(): string {
+  const lines = ['usage: narrowsweep <command> [options]   (narrowsweep <command> --help for its options)', ''];
+  for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(10)} ${c.summary}`);
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const [cmd, ...rest] = process.argv.slice(2);
+  if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    console.log(usage());
+    process.exitCode = cmd === undefined ? 2 : 0;
+    return;
+  }
+  const entry = COMMANDS[cmd];
+  if (!entry) {
+    console.error(`narrowsweep: unknown command "${cmd}"\n\n${usage()}`);
+    process.exitCode = 2;
+    return;
+  }
+  const mod = await entry.load();
+  process.exitCode = await mod.main(rest);
+}
+
+main().catch((err: unknown) => {
+  // Named errors (ConfigError, DataError) are the user's input: one line, exit 2.
+  const e = err as { name?: string; message?: string };
+  if (e && (e.name === 'ConfigError' || e.name === 'DataError')) {
+    console.error(`narrowsweep: ${e.message}`);
+    process.exitCode = 2;
+  } else {
+    console.error(`narrowsweep: internal error: ${e?.message ?? String(err)}`);
+    if (process.env.NARROWSWEEP_DEBUG) console.error(err);
+    process.exitCode = 1;
+  }
+});
