@@ -1,21 +1,23 @@
 // One run end to end: resolve the config, load the data, pick the engine, train.
-// Shared by `narrowsweep train` and the sweep worker. (Stub: filled in by the core change.)
-import type { RunConfig, RunResult } from './core/types.js';
+// Shared by `narrowsweep train` and the sweep worker.
+import { resolveConfig } from './core/config.js';
+import { train } from './core/train.js';
+import type { TrainHooks, TrainOutput } from './core/train.js';
+import type { Dataset, ResolvedConfig, RunConfig } from './core/types.js';
+import { loadDataset } from './data/load.js';
+import { selectEngine } from './engines/select.js';
 
-export interface RunHooks {
-  /** Called about every `progressSeconds` seconds with the current iteration and relLoss. */
-  onProgress?: (iteration: number, relLoss: number) => void;
-  progressSeconds?: number;
-  /** Checked between iterations; when it returns true the run stops with status `timeout`. */
-  shouldStop?: () => boolean;
-}
+export type RunHooks = Pick<TrainHooks, 'onProgress' | 'progressSeconds' | 'shouldStop'>;
+export type RunOutput = TrainOutput & { dataset: Dataset; resolved: ResolvedConfig };
 
-export interface RunOutput {
-  result: RunResult;
-  /** Final and initial parameters, row-major W (d x m). */
-  model: { W: Float64Array; v: Float64Array; W0: Float64Array; v0: Float64Array };
-}
-
-export async function executeRun(_cfg: RunConfig, _hooks: RunHooks = {}): Promise<RunOutput> {
-  throw new Error('executeRun: not implemented yet');
+/**
+ * Throws ConfigError / DataError for bad input (before any training); numerical trouble is a
+ * result status, never an exception.
+ */
+export async function executeRun(cfg: RunConfig, hooks: RunHooks = {}): Promise<RunOutput> {
+  const resolved = resolveConfig(cfg);
+  const dataset = loadDataset(resolved);
+  const engine = await selectEngine(resolved.engine, resolved.dtype);
+  const out = train(resolved, dataset, engine, hooks);
+  return { ...out, dataset, resolved };
 }

@@ -1,0 +1,126 @@
+// Dense symmetric linear algebra on flat row-major Float64Arrays, for the n x n Gram matrix J J^T:
+// Cholesky (lm steps, the auto radius) and eigenvalues (sigma_min certificate).
+// Written here rather than taken from ml-matrix: that library always accumulates eigenvectors
+// (3-4x the work of eigenvalues alone) and works on its own Matrix objects, which would mean a copy
+// of the n x n matrix per call inside the lm loop.
+
+/** In-place Cholesky: the lower triangle of A becomes L with A = L L^T. Returns false if A is not positive definite. */
+export function cholesky(A: Float64Array, n: number): boolean {
+  for (let j = 0; j < n; j++) {
+    let s = A[j * n + j]!;
+    for (let k = 0; k < j; k++) { const l = A[j * n + k]!; s -= l * l; }
+    if (!(s > 0)) return false;
+    const Ljj = Math.sqrt(s);
+    A[j * n + j] = Ljj;
+    for (let i = j + 1; i < n; i++) {
+      let t = A[i * n + j]!;
+      for (let k = 0; k < j; k++) t -= A[i * n + k]! * A[j * n + k]!;
+      A[i * n + j] = t / Ljj;
+    }
+  }
+  return true;
+}
+
+/** Solves L L^T x = b given the factor from `cholesky`; b is overwritten with x. */
+export function choleskySolve(L: Float64Array, n: number, b: Float64Array): Float64Array {
+  for (let i = 0; i < n; i++) {
+    let t = b[i]!;
+    for (let k = 0; k < i; k++) t -= L[i * n + k]! * b[k]!;
+    b[i] = t / L[i * n + i]!;
+  }
+  for (let i = n - 1; i >= 0; i--) {
+    let t = b[i]!;
+    for (let k = i + 1; k < n; k++) t -= L[k * n + i]! * b[k]!;
+    b[i] = t / L[i * n + i]!;
+  }
+  return b;
+}
+
+/**
+ * All eigenvalues of a symmetric matrix, ascending: Householder reduction to tridiagonal form
+ * followed by the implicit QL method (EISPACK tred1 + tql1). Backward stable: each eigenvalue is
+ * accurate to a few eps * ||A||. `A` is overwritten.
+ */
+export function symmetricEigenvalues(A: Float64Array, n: number): Float64Array {
+  const dg = new Float64Array(n), e = new Float64Array(n);
+  for (let i = n - 1; i > 0; i--) {
+    const l = i - 1;
+    let h = 0;
+    if (l > 0) {
+      let scale = 0;
+      for (let k = 0; k <= l; k++) scale += Math.abs(A[i * n + k]!);
+      if (scale === 0) {
+        e[i] = A[i * n + l]!;
+      } else {
+        for (let k = 0; k <= l; k++) { const a = A[i * n + k]! / scale; A[i * n + k] = a; h += a * a; }
+        let f = A[i * n + l]!;
+        let g = f >= 0 ? -Math.sqrt(h) : Math.sqrt(h);
+        e[i] = scale * g;
+        h -= f * g;
+        A[i * n + l] = f - g;
+        f = 0;
+        for (let j = 0; j <= l; j++) {
+          g = 0;
+          for (let k = 0; k <= j; k++) g += A[j * n + k]! * A[i * n + k]!;
+          for (let k = j + 1; k <= l; k++) g += A[k * n + j]! * A[i * n + k]!;
+          e[j] = g / h;
+          f += e[j]! * A[i * n + j]!;
+        }
+        const hh = f / (h + h);
+        for (let j = 0; j <= l; j++) {
+          const fj = A[i * n + j]!;
+          const gj = e[j]! - hh * fj;
+          e[j] = gj;
+          for (let k = 0; k <= j; k++) A[j * n + k] = A[j * n + k]! - (fj * e[k]! + gj * A[i * n + k]!);
+        }
+      }
+    } else {
+      e[i] = A[i * n + l]!;
+    }
+    dg[i] = h;
+  }
+  for (let i = 0; i < n; i++) dg[i] = A[i * n + i]!;
+  tql1(dg, e, n);
+  dg.sort();
+  return dg;
+}
+
+/** Implicit QL on a tridiagonal matrix (diagonal d, subdiagonal e[1..n-1]); eigenvalues into d. */
+function tql1(d: Float64Array, e: Float64Array, n: number): void {
+  for (let i = 1; i < n; i++) e[i - 1] = e[i]!;
+  if (n > 0) e[n - 1] = 0;
+  for (let l = 0; l < n; l++) {
+    let iter = 0;
+    let m: number;
+    do {
+      for (m = l; m < n - 1; m++) {
+        const dd = Math.abs(d[m]!) + Math.abs(d[m + 1]!);
+        if (Math.abs(e[m]!) <= Number.EPSILON * dd) break;
+      }
+      if (m !== l) {
+        if (iter++ === 60) throw new Error('symmetricEigenvalues: QL iteration did not converge');
+        let g = (d[l + 1]! - d[l]!) / (2 * e[l]!);
+        let r = Math.hypot(g, 1);
+        g = d[m]! - d[l]! + e[l]! / (g + (g >= 0 ? Math.abs(r) : -Math.abs(r)));
+        let s = 1, c = 1, p = 0;
+        let i: number;
+        let underflow = false;
+        for (i = m - 1; i >= l; i--) {
+          const f = s * e[i]!;
+          const b = c * e[i]!;
+          r = Math.hypot(f, g);
+          e[i + 1] = r;
+          if (r === 0) { d[i + 1] = d[i + 1]! - p; e[m] = 0; underflow = true; break; }
+          s = f / r; c = g / r;
+          g = d[i + 1]! - p;
+          r = (d[i]! - g) * s + 2 * c * b;
+          p = s * r;
+          d[i + 1] = g + p;
+          g = c * r - b;
+        }
+        if (underflow) continue;
+        d[l] = d[l]! - p; e[l] = g; e[m] = 0;
+      }
+    } while (m !== l);
+  }
+}

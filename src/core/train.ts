@@ -1,0 +1,447 @@
+// Training one configuration (METHOD.md sections 3-5): the optimizers, the ball constraint, the
+// lm probe, and the certificates a run reports. Pure: the engine and the data are handed in.
+import { initParams } from './init.js';
+import { gramTS, jacobianAt, lambdaMax, vjp } from './jacobian.js';
+import type { JacobianAt } from './jacobian.js';
+import { cholesky, choleskySolve, symmetricEigenvalues } from './linalg.js';
+import { Rng } from './rng.js';
+import { act } from './activations.js';
+import { DEFAULTS } from './config.js';
+import type { Dataset, Engine, FloatArray, Milestone, Problem, ResolvedConfig, RunResult, RunStatus } from './types.js';
+
+export const MILESTONES = [1e-2, 1e-4, 1e-6] as const;
+
+export interface TrainHooks {
+  onProgress?: (iteration: number, relLoss: number) => void;
+  /** Seconds between onProgress calls (default 1). */
+  progressSeconds?: number;
+  /** Checked every iteration; true stops the run with status `timeout`. */
+  shouldStop?: () => boolean;
+  /** Clock in seconds; injectable for tests. */
+  now?: () => number;
+  /** Called after every parameter update (and projection) with the iterate; for tests and tracing. */
+  afterUpdate?: (W: FloatArray, v: FloatArray, iteration: number) => void;
+}
+
+export interface TrainOutput {
+  result: RunResult;
+  model: { W: Float64Array; v: Float64Array; W0: Float64Array; v0: Float64Array };
+}
+
+const defaultNow = () => performance.now() / 1000;
+
+function sumSq(a: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i]! * a[i]!;
+  return s;
+}
+
+/** ||W - W0||_F */
+export function distance(W: FloatArray, W0: Float64Array): number {
+  let s = 0;
+  for (let q = 0; q < W0.length; q++) { const t = W[q]! - W0[q]!; s += t * t; }
+  return Math.sqrt(s);
+}
+
+/**
+ * Projection onto the ball around W0 (METHOD.md section 3): `global` is the Frobenius ball of
+ * radius r, P(Z) = W0 + (Z - W0) min(1, r / ||Z - W0||_F); `per-neuron` applies the same to each
+ * column w_j with radius r / sqrt(m). Returns whether any constraint was active (clipped).
+ */
+export function project(W: FloatArray, W0: Float64Array, d: number, m: number, r: number, mode: 'global' | 'per-neuron'): boolean {
+  if (mode === 'global') {
+    const dist = distance(W, W0);
+    if (dist <= r) return false;
+    const f = r / dist;
+    for (let q = 0; q < W0.length; q++) W[q] = W0[q]! + (W[q]! - W0[q]!) * f;
+    return true;
+  }
+  const rj = r / Math.sqrt(m);
+  let clipped = false;
+  for (let j = 0; j < m; j++) {
+    let s = 0;
+    for (let k = 0; k < d; k++) { const t = W[k * m + j]! - W0[k * m + j]!; s += t * t; }
+    const dist = Math.sqrt(s);
+    if (dist > rj) {
+      clipped = true;
+      const f = rj / dist;
+      for (let k = 0; k < d; k++) W[k * m + j] = W0[k * m + j]! + (W[k * m + j]! - W0[k * m + j]!) * f;
+    }
+  }
+  return clipped;
+}
+
+/** sigma_min(J_W) from the smallest eigenvalue of the n x n Gram matrix J J^T (METHOD.md section 5). */
+export function sigmaMinFromGram(G: Float64Array, n: number): number {
+  const ev = symmetricEigenvalues(G.slice(), n);
+  return Math.sqrt(Math.max(ev[0] ?? 0, 0));
+}
+
+function gramAt(prob: Problem, ds: Dataset, withV: boolean, J?: JacobianAt): Float64Array {
+  const G = new Float64Array(ds.n * ds.n);
+  if (prob.gram) { prob.gram(G, withV); return G; }
+  return gramTS(J ?? jacobianAt(ds.X, ds.n, ds.d, prob.m, prob.W, prob.v, prob.activation), withV, G);
+}
+
+/**
+ * `radius: auto` (METHOD.md 3b): kappa * ||J0^T (J0 J0^T + lambda I)^-1 (y - F0)||,
+ * lambda = 1e-6 trace(J0 J0^T) / n, with J0 the W block at the initial point.
+ */
+export function autoRadius(G: Float64Array, J: JacobianAt, residual: Float64Array, kappa: number): number {
+  const n = J.n;
+  let tr = 0;
+  for (let i = 0; i < n; i++) tr += G[i * n + i]!;
+  const lambda = 1e-6 * tr / n;
+  const M = G.slice();
+  for (let i = 0; i < n; i++) M[i * n + i]! += lambda > 0 ? lambda : 1e-300;
+  if (!cholesky(M, n)) throw new Error('radius auto: the regularised Gram matrix is not positive definite');
+  const alpha = choleskySolve(M, n, residual.slice());
+  const dW = new Float64Array(J.d * J.m);
+  vjp(J, alpha, dW, null);
+  return kappa * Math.sqrt(sumSq(dW));
+}
+
+interface LoopState {
+  it: number;
+  best: number;
+  milestones: Milestone[];
+  curve: Array<[number, number]>;
+  lastProgress: number;
+}
+
+/** Trains `cfg` on `ds` with `engine`. Never throws for numerical trouble: NaN/Inf gives status `diverged`. */
+export function train(cfg: ResolvedConfig, ds: Dataset, engine: Engine, hooks: TrainHooks = {}): TrainOutput {
+  const now = hooks.now ?? defaultNow;
+  const t0 = now();
+  const { n, d, m, activation } = cfg;
+  if (ds.n !== n || ds.d !== d) throw new Error(`dataset is ${ds.n} x ${ds.d}, config asks for ${n} x ${d}`);
+  const { W: W0, v: v0 } = initParams(cfg);
+  const prob = engine.createProblem({ X: ds.X, y: ds.y, n, d, m, activation });
+  try {
+    return trainOn(prob, cfg, ds, engine, W0, v0, hooks, now, t0);
+  } finally {
+    prob.dispose();
+  }
+}
+
+function trainOn(
+  prob: Problem, cfg: ResolvedConfig, ds: Dataset, engine: Engine, W0: Float64Array, v0: Float64Array,
+  hooks: TrainHooks, now: () => number, t0: number,
+): TrainOutput {
+  const { n, d, m, activation, epsilon } = cfg;
+  prob.W.set(W0);
+  prob.v.set(v0);
+  const ySq = sumSq(ds.y);
+  const rel = (sse: number) => (ySq > 0 ? sse / ySq : sse);
+
+  // ---- start-of-run quantities: certificate, learning rate, radius ----
+  const needGram = n <= cfg.certificateMaxN || (cfg.constraint === 'ball' && cfg.radius === 'auto') || cfg.optimizer === 'lm';
+  const J0 = jacobianAt(ds.X, n, d, m, prob.W, prob.v, activation);
+  let G0: Float64Array | null = needGram ? gramAt(prob, ds, false, J0) : null;
+  const sigmaMinJStart = G0 && n <= cfg.certificateMaxN ? sigmaMinFromGram(G0, n) : null;
+
+  let lambdaMaxK: number | null = null;
+  let lr: number | null = null;
+  if (cfg.optimizer !== 'lm') {
+    if (cfg.lr === 'auto') {
+      if (cfg.optimizer === 'adam') lr = DEFAULTS.adamAutoLr * cfg.lrScale;
+      else {
+        const start = new Rng(`power|seed=${cfg.seed}|d=${d}|m=${m}`).fillNormal(new Float64Array(d * m + m));
+        lambdaMaxK = lambdaMax(J0, cfg.trainOutput, start);
+        const L = lambdaMaxK / n; // METHOD.md 3b: L = lambda_max(J0 J0^T) / n
+        lr = L > 0 ? cfg.lrScale / L : cfg.lrScale;
+      }
+    } else lr = cfg.lr * cfg.lrScale;
+  }
+
+  let radius: number | null = null;
+  if (cfg.constraint === 'ball') {
+    if (cfg.radius === 'auto') {
+      prob.forward();
+      const resid = new Float64Array(n);
+      for (let i = 0; i < n; i++) resid[i] = ds.y[i]! - prob.F[i]!;
+      radius = autoRadius(G0!, J0, resid, cfg.kappa);
+    } else if (typeof cfg.radius === 'number') radius = cfg.radius;
+    else radius = cfg.radius.relative * Math.sqrt(sumSq(W0));
+  }
+  if (cfg.optimizer !== 'lm') G0 = null; // free the n x n matrix before the loop
+
+  const state: LoopState = {
+    it: 0, best: Infinity, curve: [],
+    milestones: MILESTONES.map((threshold) => ({ threshold, iteration: null, seconds: null })),
+    lastProgress: t0,
+  };
+  const progressEvery = hooks.progressSeconds ?? 1;
+  let status: RunStatus = 'ok';
+  let message: string | null = null;
+
+  /**
+   * Records the loss of the current iterate (null when it was not evaluated at this iteration,
+   * e.g. between the per-epoch evaluations of sgd) and checks the budgets; true = stop.
+   */
+  const observe = (relLoss: number | null): boolean => {
+    const t = now();
+    if (relLoss === null) return budgetExhausted(t);
+    if (!Number.isFinite(relLoss)) {
+      status = 'diverged';
+      message = `loss became ${relLoss} at iteration ${state.it}`;
+      return true;
+    }
+    if (relLoss < state.best) state.best = relLoss;
+    for (const ms of state.milestones) {
+      if (ms.iteration === null && relLoss <= ms.threshold) { ms.iteration = state.it; ms.seconds = t - t0; }
+    }
+    if (cfg.logEvery > 0 && state.it % cfg.logEvery === 0) state.curve.push([state.it, relLoss]);
+    if (hooks.onProgress && t - state.lastProgress >= progressEvery) {
+      state.lastProgress = t;
+      hooks.onProgress(state.it, relLoss);
+    }
+    if (relLoss <= epsilon) return true;
+    return budgetExhausted(t);
+  };
+  const budgetExhausted = (t: number): boolean => {
+    if (state.it >= cfg.iterations) return true;
+    if (t - t0 >= cfg.seconds) { status = 'timeout'; message = `seconds budget (${cfg.seconds} s) reached at iteration ${state.it}`; return true; }
+    if (hooks.shouldStop?.()) { status = 'timeout'; message = `stopped at iteration ${state.it}`; return true; }
+    return false;
+  };
+
+  let constraintHit = false;
+  if (cfg.optimizer === 'lm') {
+    constraintHit = runLm(prob, cfg, ds, W0, G0!, radius, observe, state, rel, hooks.afterUpdate);
+  } else {
+    constraintHit = runFirstOrder(prob, cfg, W0, lr!, radius, observe, state, rel, hooks.afterUpdate);
+  }
+
+  // ---- end-of-run report: final loss and gradient at the final iterate ----
+  const sse = prob.step();
+  const relLoss = rel(sse);
+  const finite = Number.isFinite(relLoss);
+  if (!finite && status === 'ok') { status = 'diverged'; message = `final loss is ${relLoss}`; }
+  if (finite && relLoss < state.best) state.best = relLoss;
+  const gW = Float64Array.from(prob.gW);
+  const gvSq = cfg.trainOutput ? sumSq(prob.gv) : 0;
+  const gradNorm = Math.sqrt(sumSq(gW) + gvSq);
+  const W = Float64Array.from(prob.W), v = Float64Array.from(prob.v);
+  const distW0 = distance(W, W0);
+
+  let kktResidual: number | null = null;
+  let constraintActive: boolean | null = null;
+  if (finite) {
+    if (cfg.constraint === 'ball' && radius !== null) {
+      const k = kkt(gW, W, W0, d, m, radius, cfg.projection);
+      constraintActive = k.active;
+      kktResidual = Math.sqrt(k.residualSq + gvSq);
+    } else kktResidual = gradNorm;
+  }
+
+  let sigmaMinJEnd: number | null = null;
+  if (finite && n <= cfg.certificateMaxN) sigmaMinJEnd = sigmaMinFromGram(gramAt(prob, ds, false), n);
+
+  const test = finite ? testMetrics(ds, W, v, d, m, activation) : null;
+  const seconds = now() - t0;
+  const success = finite && status !== 'diverged' && relLoss <= epsilon;
+  const result: RunResult = {
+    status, message, success, epsilon,
+    relLoss: finite ? relLoss : null,
+    bestRelLoss: Number.isFinite(state.best) ? state.best : null,
+    loss: finite ? sse / (2 * n) : null,
+    iterations: state.it,
+    iterationBudget: cfg.iterations,
+    secondsBudget: cfg.seconds,
+    seconds,
+    milestones: state.milestones,
+    lrUsed: lr,
+    lambdaMax: lambdaMaxK,
+    radiusUsed: radius,
+    sigmaMinJStart, sigmaMinJEnd,
+    distW0: finite ? distW0 : null,
+    constraintActive: cfg.constraint === 'ball' ? (constraintActive ?? constraintHit) : null,
+    kktResidual: kktResidual !== null && Number.isFinite(kktResidual) ? kktResidual : null,
+    gradNorm: Number.isFinite(gradNorm) ? gradNorm : null,
+    testLoss: test?.loss ?? null,
+    testRelLoss: test?.rel ?? null,
+    testAccuracy: test?.accuracy ?? null,
+    engine: engine.name,
+    engineDetail: engine.detail,
+    dtype: engine.dtype,
+    resolved: cfg,
+    curve: state.curve,
+  };
+  return { result, model: { W, v, W0, v0: Float64Array.from(v0) } };
+}
+
+/**
+ * KKT residual (METHOD.md section 3): min over lambda >= 0 of ||g + lambda (W - W0)|| when the
+ * ball is active, else ||g||. Per-neuron balls get one multiplier per column.
+ */
+export function kkt(g: Float64Array, W: Float64Array, W0: Float64Array, d: number, m: number, r: number, mode: 'global' | 'per-neuron'): { active: boolean; residualSq: number } {
+  const tol = 1e-9;
+  const cols = mode === 'global' ? [Array.from({ length: m }, (_, j) => j)] : Array.from({ length: m }, (_, j) => [j]);
+  const rad = mode === 'global' ? r : r / Math.sqrt(m);
+  let active = false, residualSq = 0;
+  for (const group of cols) {
+    let dd = 0, gd = 0, gg = 0;
+    for (const j of group) {
+      for (let k = 0; k < d; k++) {
+        const q = k * m + j;
+        const delta = W[q]! - W0[q]!;
+        dd += delta * delta; gd += g[q]! * delta; gg += g[q]! * g[q]!;
+      }
+    }
+    const on = Math.sqrt(dd) >= rad * (1 - tol);
+    if (on && dd > 0) {
+      active = true;
+      const lambda = Math.max(0, -gd / dd);
+      residualSq += gg + 2 * lambda * gd + lambda * lambda * dd;
+    } else residualSq += gg;
+  }
+  return { active, residualSq: Math.max(residualSq, 0) };
+}
+
+function testMetrics(ds: Dataset, W: Float64Array, v: Float64Array, d: number, m: number, a: ResolvedConfig['activation']): { loss: number; rel: number; accuracy: number } | null {
+  if (!ds.Xtest || !ds.ytest || ds.nTest === 0) return null;
+  let sse = 0, ySq = 0, correct = 0;
+  for (let i = 0; i < ds.nTest; i++) {
+    let f = 0;
+    for (let j = 0; j < m; j++) {
+      let z = 0;
+      for (let k = 0; k < d; k++) z += ds.Xtest[i * d + k]! * W[k * m + j]!;
+      f += act(a, z) * v[j]!;
+    }
+    const y = ds.ytest[i]!;
+    sse += (f - y) * (f - y); ySq += y * y;
+    if (Math.sign(f) === Math.sign(y)) correct++;
+  }
+  return { loss: sse / (2 * ds.nTest), rel: ySq > 0 ? sse / ySq : sse, accuracy: correct / ds.nTest };
+}
+
+/** gd / sgd (with optional heavy-ball momentum) / adam, optionally projected onto the ball. */
+function runFirstOrder(
+  prob: Problem, cfg: ResolvedConfig, W0: Float64Array, lr: number, radius: number | null,
+  observe: (rel: number | null) => boolean, state: LoopState, rel: (sse: number) => number,
+  afterUpdate?: TrainHooks['afterUpdate'],
+): boolean {
+  const { n, d, m } = cfg;
+  const W = prob.W, v = prob.v, gW = prob.gW, gv = prob.gv;
+  const dm = d * m;
+  const batch = cfg.batch === null || cfg.batch >= n ? null : cfg.batch;
+  const rows = prob.rows;
+  const order = new Int32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  const rng = batch === null ? null : new Rng(`batch|${JSON.stringify(cfg)}`);
+  let cursor = n; // forces a shuffle before the first minibatch
+  const adam = cfg.optimizer === 'adam';
+  const mom = cfg.momentum;
+  const mW = adam || mom > 0 ? new Float64Array(dm) : null, mv = adam || mom > 0 ? new Float64Array(m) : null;
+  const sW = adam ? new Float64Array(dm) : null, sv = adam ? new Float64Array(m) : null;
+  const { beta1, beta2, adamEps } = cfg;
+  let b1t = 1, b2t = 1;
+  let constraintHit = false;
+  // With minibatches the full-batch loss is evaluated once per epoch (and at iteration 0).
+  const evalEvery = batch === null ? 1 : Math.max(1, Math.floor(n / batch));
+
+  for (;;) {
+    let sse: number;
+    let b: number | undefined;
+    if (batch === null) {
+      sse = prob.step();
+      if (observe(rel(sse))) return constraintHit;
+    } else {
+      if (observe(state.it % evalEvery === 0 ? rel(prob.forward()) : null)) return constraintHit;
+      if (cursor >= n) { rng!.shuffle(order); cursor = 0; }
+      b = Math.min(batch, n - cursor);
+      rows.set(order.subarray(cursor, cursor + b));
+      cursor += b;
+      sse = prob.step(b);
+      if (!Number.isFinite(sse) && observe(sse)) return constraintHit;
+    }
+    // ---- update ----
+    if (adam) {
+      b1t *= beta1; b2t *= beta2;
+      const c1 = 1 / (1 - b1t), c2 = 1 / (1 - b2t);
+      for (let q = 0; q < dm; q++) {
+        const g = gW[q]!;
+        const mq = (mW![q] = beta1 * mW![q]! + (1 - beta1) * g);
+        const sq = (sW![q] = beta2 * sW![q]! + (1 - beta2) * g * g);
+        W[q] = W[q]! - lr * (mq * c1) / (Math.sqrt(sq * c2) + adamEps);
+      }
+      if (cfg.trainOutput) {
+        for (let j = 0; j < m; j++) {
+          const g = gv[j]!;
+          const mq = (mv![j] = beta1 * mv![j]! + (1 - beta1) * g);
+          const sq = (sv![j] = beta2 * sv![j]! + (1 - beta2) * g * g);
+          v[j] = v[j]! - lr * (mq * c1) / (Math.sqrt(sq * c2) + adamEps);
+        }
+      }
+    } else if (mom > 0) {
+      for (let q = 0; q < dm; q++) { const u = (mW![q] = mom * mW![q]! + gW[q]!); W[q] = W[q]! - lr * u; }
+      if (cfg.trainOutput) for (let j = 0; j < m; j++) { const u = (mv![j] = mom * mv![j]! + gv[j]!); v[j] = v[j]! - lr * u; }
+    } else {
+      for (let q = 0; q < dm; q++) W[q] = W[q]! - lr * gW[q]!;
+      if (cfg.trainOutput) for (let j = 0; j < m; j++) v[j] = v[j]! - lr * gv[j]!;
+    }
+    if (radius !== null && project(W, W0, d, m, radius, cfg.projection)) constraintHit = true;
+    state.it++;
+    afterUpdate?.(W, v, state.it);
+  }
+}
+
+/**
+ * Levenberg-Marquardt on W (METHOD.md section 4): dW = J^T (J J^T + mu I)^-1 (y - F). A step that
+ * lowers the loss is taken and mu shrinks by lmFactor; otherwise mu grows by lmFactor and the step
+ * is retried. mu starts at lmDamping * trace(J J^T) / n.
+ */
+function runLm(
+  prob: Problem, cfg: ResolvedConfig, ds: Dataset, W0: Float64Array, G0: Float64Array, radius: number | null,
+  observe: (rel: number | null) => boolean, state: LoopState, rel: (sse: number) => number,
+  afterUpdate?: TrainHooks['afterUpdate'],
+): boolean {
+  const { n, d, m, activation } = cfg;
+  const W = prob.W;
+  const Wold = new Float64Array(d * m);
+  const r = new Float64Array(n);
+  const dW = new Float64Array(d * m);
+  let G = G0;
+  let tr = 0;
+  for (let i = 0; i < n; i++) tr += G[i * n + i]!;
+  let mu = cfg.lmDamping * (tr > 0 ? tr / n : 1);
+  let sse = prob.forward();
+  let constraintHit = false;
+  const M = new Float64Array(n * n);
+  for (;;) {
+    if (observe(rel(sse))) return constraintHit;
+    for (let i = 0; i < n; i++) r[i] = ds.y[i]! - prob.F[i]!;
+    const J = jacobianAt(ds.X, n, d, m, W, prob.v, activation);
+    if (state.it > 0) G = gramAt(prob, ds, false, J);
+    Wold.set(W);
+    let accepted = false;
+    while (!accepted) {
+      M.set(G);
+      for (let i = 0; i < n; i++) M[i * n + i]! += mu;
+      if (cholesky(M, n)) {
+        const alpha = choleskySolve(M, n, r.slice());
+        vjp(J, alpha, dW, null);
+        for (let q = 0; q < d * m; q++) W[q] = Wold[q]! + dW[q]!;
+        const hit = radius !== null && project(W, W0, d, m, radius, cfg.projection);
+        const trial = prob.forward();
+        if (trial < sse) {
+          sse = trial;
+          afterUpdate?.(W, prob.v, state.it + 1);
+          if (hit) constraintHit = true;
+          mu = Math.max(mu / cfg.lmFactor, 1e-300);
+          accepted = true;
+          break;
+        }
+      }
+      mu *= cfg.lmFactor;
+      if (!(mu < 1e300)) break;
+    }
+    if (!accepted) {
+      // No damping lowers the loss: a (numerically) stationary point. Restore and stop.
+      W.set(Wold);
+      return constraintHit;
+    }
+    state.it++;
+  }
+}
