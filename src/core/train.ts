@@ -293,10 +293,17 @@ export function kkt(g: Float64Array, W: Float64Array, W0: Float64Array, d: numbe
     if (on && dd > 0) {
       active = true;
       const lambda = Math.max(0, -gd / dd);
-      residualSq += gg + 2 * lambda * gd + lambda * lambda * dd;
+      // summed term by term: the expanded gg + 2 lambda gd + lambda^2 dd cancels catastrophically
+      for (const j of group) {
+        for (let k = 0; k < d; k++) {
+          const q = k * m + j;
+          const t = g[q]! + lambda * (W[q]! - W0[q]!);
+          residualSq += t * t;
+        }
+      }
     } else residualSq += gg;
   }
-  return { active, residualSq: Math.max(residualSq, 0) };
+  return { active, residualSq };
 }
 
 function testMetrics(ds: Dataset, W: Float64Array, v: Float64Array, d: number, m: number, a: ResolvedConfig['activation']): { loss: number; rel: number; accuracy: number } | null {
