@@ -1,0 +1,499 @@
+// The wasm engine's fused step (METHOD.md section 1), in AssemblyScript with 128-bit SIMD.
+//
+// One problem = one instance with its own imported memory, laid out once by src/engines/wasm.ts.
+// Nothing here allocates: every buffer is a pointer handed over through the context block `ctx`.
+//
+// Over a batch of b rows, processed in blocks of R rows:
+//   Z = X_B W   (register tiles: 4 rows x 2 vectors of neurons, k innermost)
+//   A = s(Z), D = s'(Z)                      (vector exp/expm1/log1p/sincos below, no JS Math)
+//   F = A v,  r = F - y_B,  gv += A^T r,  G = (r v^T) .* D
+//   gW += X_B^T G  (register tiles: 4 inputs x 2 vectors of neurons, rows innermost)
+// and finally gW /= b, gv /= b. Internally W, v, gW, gv live in copies padded to a whole number
+// of tiles (mp columns, dp rows, zeros in the padding), and X is stored once with row stride dp,
+// so no tile needs remainder code; padded batch rows get r = 0.
+
+// ---- context block: i32 fields, offsets in bytes (mirrored in src/engines/wasm.ts) ----
+const C_N = 0, C_D = 4, C_M = 8, C_DP = 12, C_MP = 16, C_R = 20, C_ACT = 24;
+const C_X = 28, C_Y = 32, C_W = 36, C_V = 40, C_GW = 44, C_GV = 48, C_F = 52, C_ROWS = 56;
+const C_WP = 60, C_VP = 64, C_GWP = 68, C_GVP = 72, C_AB = 76, C_GB = 80, C_RP = 84, C_RB = 88;
+const C_TMP = 92; // 64 bytes of scratch for the float32 activations
+
+/** Start of free memory after the module's own static data. */
+export function heapBase(): usize {
+  return __heap_base;
+}
+
+// ======================= float64 vector math (f64x2), accurate to a few ulp =======================
+
+const LOG2E: f64 = 1.4426950408889634;
+const LN2_HI: f64 = 6.93147180369123816490e-01; // fdlibm split: LN2_HI has trailing zero bits
+const LN2_LO: f64 = 1.90821492927058770002e-10;
+const LN2: f64 = 0.6931471805599453;
+const MAGIC64: f64 = 6755399441055744.0; // 1.5 * 2^52: adding it rounds to an integer in the low bits
+const BIAS64: i64 = 0x4338000000000000 - 1023;
+
+/** 2^k for integral k in [-1022, 0] (as f64 lanes). */
+@inline function pow2_64(kf: v128): v128 {
+  const bits = f64x2.add(kf, f64x2.splat(MAGIC64));
+  return i64x2.shl(i64x2.sub(bits, i64x2.splat(BIAS64)), 52);
+}
+
+/** expm1(r) for |r| <= ln2/2: Taylor to r^13 (truncation < 1e-17 relative). */
+@inline function expm1Poly64(r: v128): v128 {
+  let p = f64x2.splat(1.0 / 6227020800.0); // 1/13!
+  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(1.0 / 479001600.0));
+  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(1.0 / 39916800.0));
+  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(1.0 / 3628800.0));
+  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(1.0 / 362880.0));
+  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(1.0 / 40320.0));
+  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(1.0 / 5040.0));
+  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(1.0 / 720.0));
+  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(1.0 / 120.0));
+  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(1.0 / 24.0));
+  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(1.0 / 6.0));
+  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(0.5));
+  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(1.0));
+  return f64x2.mul(p, r);
+}
+
+/** k = round(x / ln2) and r = x - k ln2 (two-piece ln2, exact product k * LN2_HI). */
+@inline function reduceK64(x: v128): v128 {
+  return f64x2.nearest(f64x2.mul(x, f64x2.splat(LOG2E)));
+}
+@inline function reduceR64(x: v128, kf: v128): v128 {
+  return f64x2.sub(f64x2.sub(x, f64x2.mul(kf, f64x2.splat(LN2_HI))), f64x2.mul(kf, f64x2.splat(LN2_LO)));
+}
+
+/** exp(x) for x <= 0 (clamped at -708, where exp is ~3e-308). exp = 2^k (expm1(r) + 1). */
+@inline function expNeg64(x: v128): v128 {
+  x = f64x2.pmax(x, f64x2.splat(-708.0));
+  const kf = reduceK64(x);
+  const p = expm1Poly64(reduceR64(x, kf));
+  const s = pow2_64(kf);
+  return f64x2.add(f64x2.mul(s, p), s);
+}
+
+/** expm1(x) for x <= 0: 2^k expm1(r) + (2^k - 1), accurate near 0 (no cancellation). */
+@inline function expm1Neg64(x: v128): v128 {
+  x = f64x2.pmax(x, f64x2.splat(-708.0));
+  const kf = reduceK64(x);
+  const p = expm1Poly64(reduceR64(x, kf));
+  const s = pow2_64(kf);
+  return f64x2.add(f64x2.mul(s, p), f64x2.sub(s, f64x2.splat(1.0)));
+}
+
+const SIGN64: i64 = 0x8000000000000000;
+
+/** tanh(z) = sign(z) * (-e / (e + 2)), e = expm1(-2|z|): no overflow, full accuracy near 0. */
+@inline function tanh64(z: v128): v128 {
+  const e = expm1Neg64(f64x2.mul(f64x2.abs(z), f64x2.splat(-2.0)));
+  const t = f64x2.div(f64x2.neg(e), f64x2.add(e, f64x2.splat(2.0)));
+  return v128.or(t, v128.and(z, i64x2.splat(SIGN64)));
+}
+
+/** sigma(z) from e = exp(-|z|): 1/(1+e) for z >= 0, e/(1+e) otherwise. */
+@inline function sigmoidFromE64(z: v128, e: v128): v128 {
+  const q = f64x2.div(f64x2.splat(1.0), f64x2.add(f64x2.splat(1.0), e));
+  return v128.bitselect(q, f64x2.mul(e, q), f64x2.ge(z, f64x2.splat(0.0)));
+}
+
+/** log1p(u) for u in [0, 1]: 2 atanh(f / (2 + f)) series after halving when 1 + u > sqrt 2. */
+@inline function log1pUnit64(u: v128): v128 {
+  const big = f64x2.gt(u, f64x2.splat(0.41421356237309503));
+  const f = v128.bitselect(f64x2.mul(f64x2.sub(u, f64x2.splat(1.0)), f64x2.splat(0.5)), u, big);
+  const add = v128.and(f64x2.splat(LN2), big);
+  const w = f64x2.div(f, f64x2.add(f64x2.splat(2.0), f));
+  const w2 = f64x2.mul(w, w); // <= 0.0295
+  let p = f64x2.splat(1.0 / 23.0);
+  p = f64x2.add(f64x2.mul(p, w2), f64x2.splat(1.0 / 21.0));
+  p = f64x2.add(f64x2.mul(p, w2), f64x2.splat(1.0 / 19.0));
+  p = f64x2.add(f64x2.mul(p, w2), f64x2.splat(1.0 / 17.0));
+  p = f64x2.add(f64x2.mul(p, w2), f64x2.splat(1.0 / 15.0));
+  p = f64x2.add(f64x2.mul(p, w2), f64x2.splat(1.0 / 13.0));
+  p = f64x2.add(f64x2.mul(p, w2), f64x2.splat(1.0 / 11.0));
+  p = f64x2.add(f64x2.mul(p, w2), f64x2.splat(1.0 / 9.0));
+  p = f64x2.add(f64x2.mul(p, w2), f64x2.splat(1.0 / 7.0));
+  p = f64x2.add(f64x2.mul(p, w2), f64x2.splat(1.0 / 5.0));
+  p = f64x2.add(f64x2.mul(p, w2), f64x2.splat(1.0 / 3.0));
+  const tw = f64x2.add(w, w);
+  return f64x2.add(add, f64x2.add(tw, f64x2.mul(f64x2.mul(tw, w2), p)));
+}
+
+// pi/2 in three 33-bit pieces (fdlibm): k * PIO2_1 and k * PIO2_2 are exact for |k| < 2^20.
+const TWO_OVER_PI: f64 = 0.63661977236758134308;
+const PIO2_1: f64 = 1.57079632673412561417e+00;
+const PIO2_2: f64 = 6.07710050630396597660e-11;
+const PIO2_3: f64 = 2.02226624871116645580e-21;
+
+/** sin(z) into the result, cos(z) stored at `pc`. Accurate for |z| up to ~1e5 (inputs here are O(10)). */
+@inline function sincos64(z: v128, pc: usize): v128 {
+  const kf = f64x2.nearest(f64x2.mul(z, f64x2.splat(TWO_OVER_PI)));
+  let r = f64x2.sub(z, f64x2.mul(kf, f64x2.splat(PIO2_1)));
+  r = f64x2.sub(r, f64x2.mul(kf, f64x2.splat(PIO2_2)));
+  r = f64x2.sub(r, f64x2.mul(kf, f64x2.splat(PIO2_3)));
+  const r2 = f64x2.mul(r, r); // |r| <= pi/4
+  // sin r = r + r^3 (-1/3! + r^2 (1/5! - ...)) to r^17
+  let s = f64x2.splat(1.0 / 355687428096000.0);
+  s = f64x2.add(f64x2.mul(s, r2), f64x2.splat(-1.0 / 1307674368000.0));
+  s = f64x2.add(f64x2.mul(s, r2), f64x2.splat(1.0 / 6227020800.0));
+  s = f64x2.add(f64x2.mul(s, r2), f64x2.splat(-1.0 / 39916800.0));
+  s = f64x2.add(f64x2.mul(s, r2), f64x2.splat(1.0 / 362880.0));
+  s = f64x2.add(f64x2.mul(s, r2), f64x2.splat(-1.0 / 5040.0));
+  s = f64x2.add(f64x2.mul(s, r2), f64x2.splat(1.0 / 120.0));
+  s = f64x2.add(f64x2.mul(s, r2), f64x2.splat(-1.0 / 6.0));
+  const sr = f64x2.add(r, f64x2.mul(f64x2.mul(r, r2), s));
+  // cos r = 1 - r^2/2 + r^4 (1/4! - r^2/6! + ...) to r^18
+  let c = f64x2.splat(-1.0 / 6402373705728000.0);
+  c = f64x2.add(f64x2.mul(c, r2), f64x2.splat(1.0 / 20922789888000.0));
+  c = f64x2.add(f64x2.mul(c, r2), f64x2.splat(-1.0 / 87178291200.0));
+  c = f64x2.add(f64x2.mul(c, r2), f64x2.splat(1.0 / 479001600.0));
+  c = f64x2.add(f64x2.mul(c, r2), f64x2.splat(-1.0 / 3628800.0));
+  c = f64x2.add(f64x2.mul(c, r2), f64x2.splat(1.0 / 40320.0));
+  c = f64x2.add(f64x2.mul(c, r2), f64x2.splat(-1.0 / 720.0));
+  c = f64x2.add(f64x2.mul(c, r2), f64x2.splat(1.0 / 24.0));
+  const hr2 = f64x2.mul(r2, f64x2.splat(0.5));
+  const cr = f64x2.add(f64x2.sub(f64x2.splat(1.0), hr2), f64x2.mul(f64x2.mul(r2, r2), c));
+  // quadrant q = k mod 4 (exact in floating point)
+  const q = f64x2.sub(kf, f64x2.mul(f64x2.splat(4.0), f64x2.floor(f64x2.mul(kf, f64x2.splat(0.25)))));
+  const q1 = f64x2.eq(q, f64x2.splat(1.0));
+  const q2 = f64x2.eq(q, f64x2.splat(2.0));
+  const q3 = f64x2.eq(q, f64x2.splat(3.0));
+  const odd = v128.or(q1, q3);
+  const sv = v128.bitselect(cr, sr, odd);
+  const cv = v128.bitselect(sr, cr, odd);
+  const sign = i64x2.splat(SIGN64);
+  v128.store(pc, v128.xor(cv, v128.and(v128.or(q1, q2), sign)));
+  return v128.xor(sv, v128.and(v128.or(q2, q3), sign));
+}
+
+const GELU_C: f64 = 0.7978845608028654; // sqrt(2/pi)
+const GELU_A: f64 = 0.044715;
+
+/**
+ * In place over `count` f64 values at `pz`: A = s(Z) overwrites Z, D = s'(Z) goes to `pd` (when
+ * pd != 0). The switch is outside the loops so each loop inlines one activation.
+ */
+function activate64(code: i32, pz: usize, pd: usize, count: i32): void {
+  const end = pz + (<usize>count << 3);
+  const dd = pd - pz;
+  const one = f64x2.splat(1.0);
+  const zero = f64x2.splat(0.0);
+  switch (code) {
+    case 0: { // tanh
+      for (let p = pz; p < end; p += 16) {
+        const t = tanh64(v128.load(p));
+        v128.store(p, t);
+        v128.store(p + dd, f64x2.sub(one, f64x2.mul(t, t)));
+      }
+      break;
+    }
+    case 1: { // sigmoid
+      for (let p = pz; p < end; p += 16) {
+        const z = v128.load(p);
+        const s = sigmoidFromE64(z, expNeg64(f64x2.neg(f64x2.abs(z))));
+        v128.store(p, s);
+        v128.store(p + dd, f64x2.mul(s, f64x2.sub(one, s)));
+      }
+      break;
+    }
+    case 2: { // softplus = max(z, 0) + log1p(exp(-|z|)), s' = sigma
+      for (let p = pz; p < end; p += 16) {
+        const z = v128.load(p);
+        const e = expNeg64(f64x2.neg(f64x2.abs(z)));
+        v128.store(p, f64x2.add(f64x2.max(z, zero), log1pUnit64(e)));
+        v128.store(p + dd, sigmoidFromE64(z, e));
+      }
+      break;
+    }
+    case 3: { // swish = z sigma(z), s' = sigma + z sigma (1 - sigma)
+      for (let p = pz; p < end; p += 16) {
+        const z = v128.load(p);
+        const s = sigmoidFromE64(z, expNeg64(f64x2.neg(f64x2.abs(z))));
+        const zs = f64x2.mul(z, s);
+        v128.store(p, zs);
+        v128.store(p + dd, f64x2.add(s, f64x2.mul(zs, f64x2.sub(one, s))));
+      }
+      break;
+    }
+    case 4: { // gelu, tanh form (src/core/activations.ts)
+      const half = f64x2.splat(0.5);
+      for (let p = pz; p < end; p += 16) {
+        const z = v128.load(p);
+        const z2 = f64x2.mul(z, z);
+        const u = f64x2.mul(f64x2.splat(GELU_C), f64x2.add(z, f64x2.mul(f64x2.splat(GELU_A), f64x2.mul(z2, z))));
+        const t = tanh64(u);
+        const hz = f64x2.mul(half, z);
+        const opt = f64x2.add(one, t);
+        v128.store(p, f64x2.mul(hz, opt));
+        const du = f64x2.mul(f64x2.splat(GELU_C), f64x2.add(one, f64x2.mul(f64x2.splat(3.0 * GELU_A), z2)));
+        v128.store(p + dd, f64x2.add(f64x2.mul(half, opt), f64x2.mul(f64x2.mul(hz, f64x2.sub(one, f64x2.mul(t, t))), du)));
+      }
+      break;
+    }
+    case 5: { // sin, s' = cos
+      for (let p = pz; p < end; p += 16) {
+        v128.store(p, sincos64(v128.load(p), p + dd));
+      }
+      break;
+    }
+    default: { // relu (contrast only): s = z > 0 ? z : 0, s' = z > 0 ? 1 : 0
+      for (let p = pz; p < end; p += 16) {
+        const z = v128.load(p);
+        const pos = f64x2.gt(z, zero);
+        v128.store(p, v128.and(z, pos));
+        v128.store(p + dd, v128.and(one, pos));
+      }
+    }
+  }
+}
+
+/**
+ * float32 activations: each f32x4 is widened to two f64x2, evaluated with the f64 formulas above
+ * and narrowed, so f32 results are correctly rounded versions of the f64 ones. `tmp` is 64 bytes.
+ */
+function activate32(code: i32, pz: usize, pd: usize, count: i32, tmp: usize): void {
+  const end = pz + (<usize>count << 2);
+  const dd = pd - pz;
+  for (let p = pz; p < end; p += 16) {
+    const z = v128.load(p);
+    v128.store(tmp, f64x2.promote_low_f32x4(z));
+    v128.store(tmp + 16, f64x2.promote_low_f32x4(v128.shuffle<i32>(z, z, 2, 3, 0, 1)));
+    activate64(code, tmp, tmp + 32, 4);
+    const a = v128.shuffle<i32>(
+      f32x4.demote_f64x2_zero(v128.load(tmp)), f32x4.demote_f64x2_zero(v128.load(tmp + 16)), 0, 1, 4, 5);
+    const g = v128.shuffle<i32>(
+      f32x4.demote_f64x2_zero(v128.load(tmp + 32)), f32x4.demote_f64x2_zero(v128.load(tmp + 48)), 0, 1, 4, 5);
+    v128.store(p, a);
+    v128.store(p + dd, g);
+  }
+}
+
+@inline function activate<T>(code: i32, pz: usize, pd: usize, count: i32, tmp: usize): void {
+  if (sizeof<T>() == 8) activate64(code, pz, pd, count);
+  else activate32(code, pz, pd, count, tmp);
+}
+
+@inline function hsum<T>(x: v128): T {
+  if (sizeof<T>() == 8) {
+    return <T>(f64x2.extract_lane(x, 0) + f64x2.extract_lane(x, 1));
+  } else {
+    return <T>((f32x4.extract_lane(x, 0) + f32x4.extract_lane(x, 1)) + (f32x4.extract_lane(x, 2) + f32x4.extract_lane(x, 3)));
+  }
+}
+
+/**
+ * Z block: Ab[i, :] = x_{row i} Wp for i < R4 (R4 a multiple of 4), row pointers at rp.
+ * Tiles of 4 rows x 2 vectors (4 neurons f64 / 8 neurons f32), k innermost.
+ */
+@inline function zBlock<T>(rp: usize, R4: i32, Wp: usize, d: i32, mp: i32, Ab: usize): void {
+  const S = <usize>sizeof<T>();
+  const NT = <i32>(32 / S);
+  const rowBytes = <usize>mp * S;
+  for (let i = 0; i < R4; i += 4) {
+    const p0 = load<usize>(rp + (<usize>i << 2));
+    const p1 = load<usize>(rp + (<usize>i << 2), 4);
+    const p2 = load<usize>(rp + (<usize>i << 2), 8);
+    const p3 = load<usize>(rp + (<usize>i << 2), 12);
+    const out = Ab + <usize>i * rowBytes;
+    for (let j = 0; j < mp; j += NT) {
+      let z00 = v128.splat<T>(0), z01 = v128.splat<T>(0);
+      let z10 = v128.splat<T>(0), z11 = v128.splat<T>(0);
+      let z20 = v128.splat<T>(0), z21 = v128.splat<T>(0);
+      let z30 = v128.splat<T>(0), z31 = v128.splat<T>(0);
+      let pw = Wp + <usize>j * S;
+      for (let k = 0; k < d; k++) {
+        const w0 = v128.load(pw);
+        const w1 = v128.load(pw, 16);
+        const ko = <usize>k * S;
+        let x = v128.load_splat<T>(p0 + ko);
+        z00 = v128.add<T>(z00, v128.mul<T>(x, w0)); z01 = v128.add<T>(z01, v128.mul<T>(x, w1));
+        x = v128.load_splat<T>(p1 + ko);
+        z10 = v128.add<T>(z10, v128.mul<T>(x, w0)); z11 = v128.add<T>(z11, v128.mul<T>(x, w1));
+        x = v128.load_splat<T>(p2 + ko);
+        z20 = v128.add<T>(z20, v128.mul<T>(x, w0)); z21 = v128.add<T>(z21, v128.mul<T>(x, w1));
+        x = v128.load_splat<T>(p3 + ko);
+        z30 = v128.add<T>(z30, v128.mul<T>(x, w0)); z31 = v128.add<T>(z31, v128.mul<T>(x, w1));
+        pw += rowBytes;
+      }
+      const o = out + <usize>j * S;
+      v128.store(o, z00); v128.store(o, z01, 16);
+      v128.store(o + rowBytes, z10); v128.store(o + rowBytes, z11, 16);
+      v128.store(o + 2 * rowBytes, z20); v128.store(o + 2 * rowBytes, z21, 16);
+      v128.store(o + 3 * rowBytes, z30); v128.store(o + 3 * rowBytes, z31, 16);
+    }
+  }
+}
+
+/**
+ * gWp += X_B^T G over the block's Rb rows: tiles of 4 inputs k x 2 vectors of neurons,
+ * loaded once, rows innermost, stored once.
+ */
+@inline function gwBlock<T>(rp: usize, Rb: i32, Gb: usize, dp: i32, mp: i32, gWp: usize): void {
+  const S = <usize>sizeof<T>();
+  const NT = <i32>(32 / S);
+  const rowBytes = <usize>mp * S;
+  for (let k = 0; k < dp; k += 4) {
+    const ko = <usize>k * S;
+    const gk = gWp + <usize>k * rowBytes;
+    for (let j = 0; j < mp; j += NT) {
+      const o = gk + <usize>j * S;
+      let a00 = v128.load(o), a01 = v128.load(o, 16);
+      let a10 = v128.load(o + rowBytes), a11 = v128.load(o + rowBytes, 16);
+      let a20 = v128.load(o + 2 * rowBytes), a21 = v128.load(o + 2 * rowBytes, 16);
+      let a30 = v128.load(o + 3 * rowBytes), a31 = v128.load(o + 3 * rowBytes, 16);
+      let pg = Gb + <usize>j * S;
+      for (let i = 0; i < Rb; i++) {
+        const px = load<usize>(rp + (<usize>i << 2)) + ko;
+        const g0 = v128.load(pg);
+        const g1 = v128.load(pg, 16);
+        let x = v128.load_splat<T>(px);
+        a00 = v128.add<T>(a00, v128.mul<T>(x, g0)); a01 = v128.add<T>(a01, v128.mul<T>(x, g1));
+        x = v128.load_splat<T>(px + S);
+        a10 = v128.add<T>(a10, v128.mul<T>(x, g0)); a11 = v128.add<T>(a11, v128.mul<T>(x, g1));
+        x = v128.load_splat<T>(px + 2 * S);
+        a20 = v128.add<T>(a20, v128.mul<T>(x, g0)); a21 = v128.add<T>(a21, v128.mul<T>(x, g1));
+        x = v128.load_splat<T>(px + 3 * S);
+        a30 = v128.add<T>(a30, v128.mul<T>(x, g0)); a31 = v128.add<T>(a31, v128.mul<T>(x, g1));
+        pg += rowBytes;
+      }
+      v128.store(o, a00); v128.store(o, a01, 16);
+      v128.store(o + rowBytes, a10); v128.store(o + rowBytes, a11, 16);
+      v128.store(o + 2 * rowBytes, a20); v128.store(o + 2 * rowBytes, a21, 16);
+      v128.store(o + 3 * rowBytes, a30); v128.store(o + 3 * rowBytes, a31, 16);
+    }
+  }
+}
+
+/**
+ * Row pointers and labels of block rows t0 .. t0+Rb (padded to R4 with row 0 of the batch).
+ * Returns false on a row index outside [0, n).
+ */
+@inline function gatherBlock<T>(ctx: usize, t0: i32, Rb: i32, R4: i32, useRows: bool): bool {
+  const S = <usize>sizeof<T>();
+  const n = load<i32>(ctx, C_N);
+  const dp = load<i32>(ctx, C_DP);
+  const X = load<usize>(ctx, C_X), y = load<usize>(ctx, C_Y), rows = load<usize>(ctx, C_ROWS);
+  const rp = load<usize>(ctx, C_RP), rb = load<usize>(ctx, C_RB);
+  for (let i = 0; i < R4; i++) {
+    const t = i < Rb ? t0 + i : t0;
+    const row = useRows ? load<i32>(rows + (<usize>t << 2)) : t;
+    if (<u32>row >= <u32>n) return false;
+    store<usize>(rp + (<usize>i << 2), X + <usize>row * <usize>dp * S);
+    store<T>(rb + <usize>i * S, load<T>(y + <usize>row * S));
+  }
+  return true;
+}
+
+/** F_i = A_i . v over the block's rows; residual r_i = F_i - y_i replaces y_i in rb. Returns sum r^2 over the Rb real rows. */
+@inline function residuals<T>(Ab: usize, vp: usize, mp: i32, R4: i32, Rb: i32, rb: usize, Fout: usize): f64 {
+  const S = <usize>sizeof<T>();
+  const rowBytes = <usize>mp * S;
+  let sse: f64 = 0;
+  for (let i = 0; i < R4; i++) {
+    const pa = Ab + <usize>i * rowBytes;
+    let acc = v128.splat<T>(0);
+    for (let off: usize = 0; off < rowBytes; off += 16) {
+      acc = v128.add<T>(acc, v128.mul<T>(v128.load(pa + off), v128.load(vp + off)));
+    }
+    const f = hsum<T>(acc);
+    const pr = rb + <usize>i * S;
+    let r = <T>(f - load<T>(pr));
+    if (i >= Rb) r = <T>0;
+    else {
+      sse += <f64>r * <f64>r;
+      if (Fout != 0) store<T>(Fout + <usize>i * S, f);
+    }
+    store<T>(pr, r);
+  }
+  return sse;
+}
+
+function stepT<T>(ctx: usize, b: i32, useRows: bool): f64 {
+  const S = <usize>sizeof<T>();
+  const d = load<i32>(ctx, C_D), m = load<i32>(ctx, C_M);
+  const dp = load<i32>(ctx, C_DP), mp = load<i32>(ctx, C_MP), R = load<i32>(ctx, C_R);
+  const code = load<i32>(ctx, C_ACT);
+  const W = load<usize>(ctx, C_W), v = load<usize>(ctx, C_V);
+  const gW = load<usize>(ctx, C_GW), gv = load<usize>(ctx, C_GV);
+  const Wp = load<usize>(ctx, C_WP), vp = load<usize>(ctx, C_VP);
+  const gWp = load<usize>(ctx, C_GWP), gvp = load<usize>(ctx, C_GVP);
+  const Ab = load<usize>(ctx, C_AB), Gb = load<usize>(ctx, C_GB);
+  const rp = load<usize>(ctx, C_RP), rb = load<usize>(ctx, C_RB);
+  const tmp = load<usize>(ctx, C_TMP);
+  const rowBytes = <usize>mp * S;
+
+  // padded copies of W and v (the padding stays zero), zeroed gradient accumulators
+  for (let k = 0; k < d; k++) {
+    memory.copy(Wp + <usize>k * rowBytes, W + <usize>k * <usize>m * S, <usize>m * S);
+  }
+  memory.copy(vp, v, <usize>m * S);
+  memory.fill(gWp, 0, <usize>dp * rowBytes);
+  memory.fill(gvp, 0, rowBytes);
+
+  let sse: f64 = 0;
+  for (let t0 = 0; t0 < b; t0 += R) {
+    const Rb = min(R, b - t0);
+    const R4 = (Rb + 3) & ~3;
+    if (!gatherBlock<T>(ctx, t0, Rb, R4, useRows)) return -1;
+    zBlock<T>(rp, R4, Wp, d, mp, Ab);
+    activate<T>(code, Ab, Gb, R4 * mp, tmp);
+    sse += residuals<T>(Ab, vp, mp, R4, Rb, rb, 0);
+    // gv += A^T r and G = (r v^T) .* D, row by row (padded rows have r = 0)
+    for (let i = 0; i < Rb; i++) {
+      const rv = v128.load_splat<T>(rb + <usize>i * S);
+      const pa = Ab + <usize>i * rowBytes, pg = Gb + <usize>i * rowBytes;
+      for (let off: usize = 0; off < rowBytes; off += 16) {
+        v128.store(gvp + off, v128.add<T>(v128.load(gvp + off), v128.mul<T>(v128.load(pa + off), rv)));
+        v128.store(pg + off, v128.mul<T>(v128.mul<T>(v128.load(pg + off), v128.load(vp + off)), rv));
+      }
+    }
+    gwBlock<T>(rp, Rb, Gb, dp, mp, gWp);
+  }
+
+  // gW = gWp / b, gv = gvp / b (unpadded)
+  const inv = v128.splat<T>(<T>(1.0 / <f64>b));
+  const invs = <T>(1.0 / <f64>b);
+  for (let k = 0; k < d; k++) {
+    const src = gWp + <usize>k * rowBytes, dst = gW + <usize>k * <usize>m * S;
+    const mS = <usize>m * S;
+    let off: usize = 0;
+    for (; off + 16 <= mS; off += 16) v128.store(dst + off, v128.mul<T>(v128.load(src + off), inv));
+    for (; off < mS; off += S) store<T>(dst + off, load<T>(src + off) * invs);
+  }
+  for (let j = 0; j < m; j++) store<T>(gv + <usize>j * S, load<T>(gvp + <usize>j * S) * invs);
+  return sse;
+}
+
+function forwardT<T>(ctx: usize): f64 {
+  const S = <usize>sizeof<T>();
+  const n = load<i32>(ctx, C_N), d = load<i32>(ctx, C_D), m = load<i32>(ctx, C_M);
+  const mp = load<i32>(ctx, C_MP), R = load<i32>(ctx, C_R);
+  const code = load<i32>(ctx, C_ACT);
+  const W = load<usize>(ctx, C_W), v = load<usize>(ctx, C_V), F = load<usize>(ctx, C_F);
+  const Wp = load<usize>(ctx, C_WP), vp = load<usize>(ctx, C_VP);
+  const Ab = load<usize>(ctx, C_AB), Gb = load<usize>(ctx, C_GB);
+  const rp = load<usize>(ctx, C_RP), rb = load<usize>(ctx, C_RB);
+  const tmp = load<usize>(ctx, C_TMP);
+  const rowBytes = <usize>mp * S;
+  for (let k = 0; k < d; k++) {
+    memory.copy(Wp + <usize>k * rowBytes, W + <usize>k * <usize>m * S, <usize>m * S);
+  }
+  memory.copy(vp, v, <usize>m * S);
+  let sse: f64 = 0;
+  for (let t0 = 0; t0 < n; t0 += R) {
+    const Rb = min(R, n - t0);
+    const R4 = (Rb + 3) & ~3;
+    gatherBlock<T>(ctx, t0, Rb, R4, false);
+    zBlock<T>(rp, R4, Wp, d, mp, Ab);
+    activate<T>(code, Ab, Gb, R4 * mp, tmp);
+    sse += residuals<T>(Ab, vp, mp, R4, Rb, rb, F + <usize>t0 * S);
+  }
+  return sse;
+}
+
+/** Fused step, float64 buffers. Returns the sum of squared residuals, or -1 for a row index out of range. */
+export function step64(ctx: usize, b: i32, useRows: bool): f64 { return stepT<f64>(ctx, b, useRows); }
+/** Fused step, float32 buffers (sum of squares accumulated in f64). */
+export function step32(ctx: usize, b: i32, useRows: bool): f64 { return stepT<f32>(ctx, b, useRows); }
+export function forward64(ctx: usize): f64 { return forwardT<f64>(ctx); }
+export function forward32(ctx: usize): f64 { return forwardT<f32>(ctx); }

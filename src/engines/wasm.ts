@@ -1,0 +1,185 @@
+// The `wasm` engine: the fused step of METHOD.md section 1 in AssemblyScript + 128-bit SIMD
+// (assembly/kernel.ts, built to build/kernel.wasm by scripts/build-wasm.mjs), float64 or float32.
+//
+// Each problem gets its own instance and its own memory, sized exactly once here and never grown,
+// so the typed-array views handed out (W, v, gW, gv, F, rows) stay attached for the problem's
+// life. Several problems can coexist; dispose() drops the instance and its memory.
+import { readFile } from 'node:fs/promises';
+import { ACTIVATION_CODE } from '../core/types.js';
+import type { Activation, Dtype, Engine, FloatArray, Problem, ProblemSpec } from '../core/types.js';
+
+/** Where the kernel may sit, relative to this file: dist/src/engines/ (tsc output) or src/engines/. */
+const KERNEL_CANDIDATES = ['../../../build/kernel.wasm', '../../build/kernel.wasm'];
+
+interface KernelExports {
+  heapBase(): number;
+  step64(ctx: number, b: number, useRows: number): number;
+  step32(ctx: number, b: number, useRows: number): number;
+  forward64(ctx: number): number;
+  forward32(ctx: number): number;
+}
+
+// The tsconfig's lib (ES2022, no DOM) carries no WebAssembly types: declare the few we use.
+interface WasmModule { readonly __brand: 'WebAssembly.Module' }
+interface WasmMemory { readonly buffer: ArrayBuffer }
+interface WasmApi {
+  compile(bytes: Uint8Array): Promise<WasmModule>;
+  Memory: new (desc: { initial: number; maximum?: number }) => WasmMemory;
+  Instance: new (module: WasmModule, imports: { env: { memory: WasmMemory } }) => { exports: unknown };
+}
+const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+let modulePromise: Promise<WasmModule> | null = null;
+
+async function compileKernel(): Promise<WasmModule> {
+  const tried: string[] = [];
+  for (const rel of KERNEL_CANDIDATES) {
+    const url = new URL(rel, import.meta.url);
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(url);
+    } catch {
+      tried.push(url.pathname);
+      continue;
+    }
+    return WA.compile(bytes);
+  }
+  throw new Error(`wasm engine: kernel not found (tried ${tried.join(', ')}); run npm run build:wasm`);
+}
+
+// Context block field offsets, in bytes (mirrors the C_* constants of assembly/kernel.ts).
+const C = {
+  n: 0, d: 4, m: 8, dp: 12, mp: 16, R: 20, act: 24,
+  X: 28, y: 32, W: 36, v: 40, gW: 44, gv: 48, F: 52, rows: 56,
+  Wp: 60, vp: 64, gWp: 68, gvp: 72, Ab: 76, Gb: 80, rp: 84, rb: 88, tmp: 92,
+} as const;
+const CTX_BYTES = 128;
+const PAGE = 65536;
+
+const align16 = (x: number): number => (x + 15) & ~15;
+const roundUp = (x: number, q: number): number => Math.ceil(x / q) * q;
+
+/** Rows per block: the A and G blocks (R x mp each) should stay near L1/L2 size. */
+function blockRows(n: number, mpBytes: number): number {
+  const r = Math.floor(32768 / mpBytes / 4) * 4;
+  return Math.min(Math.max(r, 8), 128, roundUp(n, 4));
+}
+
+class WasmProblem implements Problem {
+  readonly engine = 'wasm' as const;
+  readonly dtype: Dtype;
+  readonly n: number;
+  readonly d: number;
+  readonly m: number;
+  readonly activation: Activation;
+  readonly W: FloatArray;
+  readonly v: FloatArray;
+  readonly gW: FloatArray;
+  readonly gv: FloatArray;
+  readonly F: FloatArray;
+  readonly rows: Int32Array;
+  private kernel: KernelExports | null;
+  private readonly ctx: number;
+
+  constructor(module: WasmModule, heapBase: number, dtype: Dtype, spec: ProblemSpec) {
+    const { n, d, m, X, y, activation } = spec;
+    for (const [name, value] of [['n', n], ['d', d], ['m', m]] as const) {
+      if (!Number.isInteger(value) || value < 1) throw new RangeError(`wasm engine: ${name} must be a positive integer, got ${value}`);
+    }
+    if (X.length !== n * d) throw new RangeError(`wasm engine: X must have n*d = ${n * d} entries, got ${X.length}`);
+    if (y.length !== n) throw new RangeError(`wasm engine: y must have n = ${n} entries, got ${y.length}`);
+    const code = ACTIVATION_CODE[activation];
+    if (code === undefined) throw new RangeError(`wasm engine: unknown activation ${String(activation)}`);
+    this.dtype = dtype; this.n = n; this.d = d; this.m = m; this.activation = activation;
+
+    const S = dtype === 'float64' ? 8 : 4;
+    const tile = 32 / S; // neurons per register tile: two vectors
+    const dp = roundUp(d, 4);
+    const mp = roundUp(m, tile);
+    const R = blockRows(n, mp * S);
+
+    // Lay out every buffer once, after the module's static data.
+    let top = align16(heapBase);
+    const take = (bytes: number): number => { const at = top; top = align16(top + bytes); return at; };
+    const ctx = take(CTX_BYTES);
+    const p = {
+      tmp: take(64),
+      X: take(n * dp * S), y: take(n * S),
+      W: take(d * m * S), v: take(m * S), gW: take(d * m * S), gv: take(m * S), F: take(n * S), rows: take(n * 4),
+      Wp: take(dp * mp * S), vp: take(mp * S), gWp: take(dp * mp * S), gvp: take(mp * S),
+      Ab: take(R * mp * S), Gb: take(R * mp * S), rp: take(R * 4), rb: take(R * S),
+    };
+    const pages = Math.ceil(top / PAGE);
+    const memory = new WA.Memory({ initial: pages, maximum: pages });
+    const instance = new WA.Instance(module, { env: { memory } });
+    this.kernel = instance.exports as unknown as KernelExports;
+    this.ctx = ctx;
+
+    const buf = memory.buffer;
+    const header = new Int32Array(buf, ctx, CTX_BYTES / 4);
+    const set = (field: keyof typeof C, value: number): void => { header[C[field] / 4] = value; };
+    set('n', n); set('d', d); set('m', m); set('dp', dp); set('mp', mp); set('R', R); set('act', code);
+    for (const [field, at] of Object.entries(p)) set(field as keyof typeof C, at);
+
+    const view = (at: number, len: number): FloatArray =>
+      S === 8 ? new Float64Array(buf, at, len) : new Float32Array(buf, at, len);
+    // X stored once with row stride dp (zero padding), converted to float32 when needed.
+    const Xw = view(p.X, n * dp);
+    for (let i = 0; i < n; i++) Xw.set(X.subarray(i * d, i * d + d), i * dp);
+    view(p.y, n).set(y);
+    this.W = view(p.W, d * m);
+    this.v = view(p.v, m);
+    this.gW = view(p.gW, d * m);
+    this.gv = view(p.gv, m);
+    this.F = view(p.F, n);
+    this.rows = new Int32Array(buf, p.rows, n);
+  }
+
+  private live(): KernelExports {
+    if (this.kernel === null) throw new Error('wasm engine: problem used after dispose()');
+    return this.kernel;
+  }
+
+  step(b?: number): number {
+    const k = this.live();
+    const useRows = b !== undefined;
+    const batch = b ?? this.n;
+    if (!Number.isInteger(batch) || batch < 1 || batch > this.n) {
+      throw new RangeError(`wasm engine: step(b) needs an integer b in [1, ${this.n}], got ${b}`);
+    }
+    const sse = this.dtype === 'float64' ? k.step64(this.ctx, batch, useRows ? 1 : 0) : k.step32(this.ctx, batch, useRows ? 1 : 0);
+    if (sse < 0) throw new RangeError(`wasm engine: rows[0..${batch}) holds an index outside [0, ${this.n})`);
+    return sse;
+  }
+
+  forward(): number {
+    const k = this.live();
+    return this.dtype === 'float64' ? k.forward64(this.ctx) : k.forward32(this.ctx);
+  }
+
+  dispose(): void {
+    this.kernel = null;
+  }
+}
+
+/** Compiles the kernel (once per thread) and returns the wasm engine for `dtype`. */
+export async function loadWasmEngine(dtype: Dtype): Promise<Engine> {
+  if (dtype !== 'float64' && dtype !== 'float32') throw new RangeError(`wasm engine: dtype must be float64 or float32, got ${String(dtype)}`);
+  modulePromise ??= compileKernel();
+  let module: WasmModule;
+  try {
+    module = await modulePromise;
+  } catch (err) {
+    modulePromise = null; // let a later call retry (e.g. after the kernel is built)
+    throw err;
+  }
+  // The end of the module's static data is a constant of the binary: ask a throwaway instance once.
+  const probe = new WA.Instance(module, { env: { memory: new WA.Memory({ initial: 1 }) } });
+  const heapBase = (probe.exports as unknown as KernelExports).heapBase();
+  return {
+    name: 'wasm',
+    dtype,
+    detail: `assemblyscript wasm simd128 (${dtype})`,
+    createProblem: (spec: ProblemSpec) => new WasmProblem(module, heapBase, dtype, spec),
+  };
+}
