@@ -1,0 +1,113 @@
+// One coordinator per results folder: a lock file holding PID, host and start time.
+// A lock whose PID is no longer alive on this host is stale (a crashed coordinator) and is taken
+// over with a notice; a live one refuses the second coordinator.
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { linkSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+
+export const LOCK_FILE = 'lock';
+
+export interface LockInfo {
+  pid: number;
+  host: string;
+  startedAt: string;
+}
+
+/** Another live coordinator holds the folder (the CLI maps it to exit code 2). */
+export class LockedError extends Error {
+  readonly holder: LockInfo | null;
+  constructor(message: string, holder: LockInfo | null) {
+    super(message);
+    this.name = 'LockedError';
+    this.holder = holder;
+  }
+}
+
+export interface Lock {
+  readonly file: string;
+  readonly info: LockInfo;
+  /** Set when a stale lock was taken over: what it held. */
+  readonly tookOver: LockInfo | null;
+  release(): void;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: the process exists but belongs to someone else.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function readLock(file: string): LockInfo | null {
+  try {
+    const o = JSON.parse(readFileSync(file, 'utf8')) as Partial<LockInfo>;
+    if (typeof o.pid === 'number' && typeof o.host === 'string' && typeof o.startedAt === 'string') {
+      return { pid: o.pid, host: o.host, startedAt: o.startedAt };
+    }
+  } catch { /* unreadable: treated below */ }
+  return null;
+}
+
+/**
+ * Takes the lock of `dir`. The content is written to a private file first and then hard-linked
+ * to the lock path, so the lock never exists without its content (link fails if it exists).
+ */
+export function acquireLock(dir: string, notice: (msg: string) => void = () => {}): Lock {
+  const file = join(dir, LOCK_FILE);
+  const info: LockInfo = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString() };
+  const tmp = join(dir, `${LOCK_FILE}.${process.pid}.tmp`);
+  writeFileSync(tmp, JSON.stringify(info) + '\n'); // private to this pid; exclusivity comes from link()
+  let tookOver: LockInfo | null = null;
+  try {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        linkSync(tmp, file);
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 3) throw err;
+      }
+      const holder = readLock(file);
+      if (holder === null) {
+        throw new LockedError(
+          `${file} exists but is not a readable lock; if no coordinator is running on ${dir}, delete it and retry`, null);
+      }
+      if (holder.host !== info.host) {
+        throw new LockedError(
+          `${dir} is locked by a coordinator on host ${holder.host} (pid ${holder.pid}, since ${holder.startedAt}); ` +
+          `if it is dead, delete ${file} and retry`, holder);
+      }
+      if (holder.pid === process.pid || pidAlive(holder.pid)) {
+        throw new LockedError(
+          `${dir} is already being run by pid ${holder.pid} (since ${holder.startedAt}); ` +
+          'wait for it to finish or stop it (Ctrl-C) first', holder);
+      }
+      // Stale: move it aside (atomic) and retry the link.
+      notice(`taking over a stale lock of pid ${holder.pid} (started ${holder.startedAt}, no longer running)`);
+      try {
+        renameSync(file, join(dir, `${LOCK_FILE}.stale.${process.pid}`));
+        unlinkSync(join(dir, `${LOCK_FILE}.stale.${process.pid}`));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+      tookOver = holder;
+    }
+  } finally {
+    unlinkSync(tmp);
+  }
+  let released = false;
+  return {
+    file, info, tookOver,
+    release() {
+      if (released) return;
+      released = true;
+      const now = readLock(file);
+      // Only remove the lock if it is still ours.
+      if (now && now.pid === info.pid && now.startedAt === info.startedAt) {
+        try { unlinkSync(file); } catch { /* already gone */ }
+      }
+    },
+  };
+}
