@@ -1,0 +1,291 @@
+// The coordinator: reads the journal, skips every configuration already there, and runs the rest
+// in grid order (trial-major, so a partial sweep is an "anytime" table) through the worker pool.
+// Each finished run is appended to the journal at once; the tables are refreshed periodically.
+//
+// Memory stays bounded for 10^6 configurations: the grid is a lazy generator, at most
+// 2 x threads runs are submitted at a time, and the journal is indexed (id -> status) without
+// parsing whole records.
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import pLimit from 'p-limit';
+import { DEFAULTS } from '../core/config.js';
+import { CORE_SEMANTICS_VERSION } from '../core/version.js';
+import type { RunStatus } from '../core/types.js';
+import type { GridEntry, JournalRecord } from './types.js';
+import type { Spec } from './spec.js';
+import { iterateGrid } from './grid.js';
+import { JournalWriter, readJournalIndex, removeRecords } from './journal.js';
+import type { JournalIndex } from './journal.js';
+import { PoolError, RunPool } from './pool.js';
+import type { ProgressView } from './progress.js';
+import { aggregate } from '../report/aggregate.js';
+
+export const JOURNAL_FILE = 'runs.jsonl';
+/** Records removed from the journal by --retry-failed (kept for the record). */
+export const RETRIED_FILE = 'runs.retried.jsonl';
+/** Statuses that --retry-failed runs again. `diverged` is a deterministic outcome, not a failure. */
+export const RETRYABLE: ReadonlySet<RunStatus> = new Set<RunStatus>(['error', 'timeout', 'oom']);
+
+export interface SweepOptions {
+  spec: Spec;
+  outDir: string;
+  threads: number;
+  /** Heap limit per worker, MB (default: poolDefaults()). */
+  memoryMb?: number;
+  retryFailed: boolean;
+  /** Hard time limit per run in seconds; null = (config.seconds) * 2 + 30. */
+  runTimeoutSeconds: number | null;
+  /** Table refresh period during the run, seconds (0 = only at the end). */
+  refreshSeconds: number;
+  progress: ProgressView;
+  /** Messages for the user (torn line repaired, counts, warnings). */
+  log: (line: string) => void;
+  workerFile?: string;
+  /** Progress message cadence asked of the core, seconds. */
+  progressSeconds?: number;
+  /** Write the tables (periodically and at the end); default true. The benchmark turns it off. */
+  tables?: boolean;
+}
+
+/** What the journal and the grid have in common, before anything runs. */
+export interface ResumePlan {
+  total: number;
+  /** Grid configurations with a record that is kept (skipped). */
+  reused: number;
+  /** ... of which succeeded. */
+  reusedOk: number;
+  /** Failed records (error/timeout/oom) in the grid: rerun with retryFailed, else kept. */
+  failed: string[];
+  /** Grid configurations without a record. */
+  fresh: number;
+  /** Journal records whose id is not in the grid any more (kept, not deleted). */
+  orphaned: number;
+  tornLine: string | null;
+  index: JournalIndex;
+}
+
+export interface SweepOutcome {
+  plan: ResumePlan;
+  /** Runs finished (and journaled) in this session, by status. */
+  finished: Record<RunStatus, number>;
+  succeeded: number;
+  /** Stopped by stop() before the grid was done. */
+  interrupted: boolean;
+  /** In-flight runs dropped at the end of the grace period (they will rerun on resume). */
+  dropped: number;
+  /** What `aggregate` returned at the end (null if it failed; the warning was logged). */
+  tables: Awaited<ReturnType<typeof aggregate>> | null;
+}
+
+/** Reads the journal and matches it against the grid (one lazy pass over the grid). */
+export function planResume(spec: Spec, journalFile: string): ResumePlan {
+  const index = readJournalIndex(journalFile);
+  const plan: ResumePlan = {
+    total: 0, reused: 0, reusedOk: 0, failed: [], fresh: 0, orphaned: 0, tornLine: index.tornLine, index,
+  };
+  let matched = 0;
+  for (const entry of iterateGrid(spec)) {
+    plan.total++;
+    const rec = index.entries.get(entry.id);
+    if (rec === undefined) { plan.fresh++; continue; }
+    matched++;
+    if (RETRYABLE.has(rec.status)) plan.failed.push(entry.id);
+    plan.reused++;
+    if (rec.success) plan.reusedOk++;
+  }
+  plan.orphaned = index.entries.size - matched;
+  return plan;
+}
+
+let packageVersion: string | null = null;
+function narrowsweepVersion(): string {
+  if (packageVersion !== null) return packageVersion;
+  packageVersion = 'unknown';
+  let dir = fileURLToPath(new URL('.', import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    const f = join(dir, 'package.json');
+    if (existsSync(f)) {
+      const pkg = JSON.parse(readFileSync(f, 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'narrowsweep' && pkg.version) { packageVersion = pkg.version; break; }
+    }
+    dir = join(dir, '..');
+  }
+  return packageVersion;
+}
+
+function emptyCounts(): Record<RunStatus, number> {
+  return { ok: 0, diverged: 0, timeout: 0, error: 0, oom: 0 };
+}
+
+export class Coordinator {
+  private readonly opts: SweepOptions;
+  private stopping = false;
+  private readonly shutdown = new AbortController();
+  private graceTimer: NodeJS.Timeout | null = null;
+  private writer: JournalWriter | null = null;
+  private pool: RunPool | null = null;
+
+  constructor(opts: SweepOptions) {
+    this.opts = opts;
+  }
+
+  get journalFile(): string {
+    return join(this.opts.outDir, JOURNAL_FILE);
+  }
+
+  /** Stop scheduling; in-flight runs get `graceSeconds` to finish, then are dropped unrecorded. */
+  stop(graceSeconds: number): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.graceTimer = setTimeout(() => this.shutdown.abort(new Error('grace period over')), graceSeconds * 1000);
+    this.graceTimer.unref();
+  }
+
+  /**
+   * Immediate abort (second Ctrl-C): flush and close the journal now. Every record is already
+   * whole on disk (one write per line), so the journal stays valid; the caller exits.
+   */
+  abortNow(): void {
+    this.stopping = true;
+    this.shutdown.abort(new Error('aborted'));
+    this.writer?.close();
+    this.writer = null;
+  }
+
+  async run(): Promise<SweepOutcome> {
+    const { spec, outDir, log, progress } = this.opts;
+    const plan = planResume(spec, this.journalFile);
+    if (plan.tornLine !== null) {
+      log(`journal: the last line was torn by a crash (${plan.tornLine.length} bytes); it is dropped and that run will be redone`);
+    }
+    let skip = plan.index.entries;
+    let rerun = 0;
+    if (this.opts.retryFailed && plan.failed.length > 0) {
+      const ids = new Set(plan.failed);
+      rerun = removeRecords(this.journalFile, plan.index, ids, join(outDir, RETRIED_FILE));
+      skip = new Map([...plan.index.entries].filter(([id]) => !ids.has(id)));
+    }
+    const failedKept = this.opts.retryFailed ? 0 : plan.failed.length;
+    log(`${plan.total} configurations: ${plan.reused - rerun} reused from the journal, ${plan.fresh} new` +
+      (rerun > 0 ? `, ${rerun} failed to retry` : '') +
+      (failedKept > 0 ? ` (${failedKept} failed records kept; --retry-failed reruns them)` : '') +
+      (plan.orphaned > 0 ? `; ${plan.orphaned} journal records are not in this spec any more (kept)` : ''));
+
+    const opened = JournalWriter.open(this.journalFile);
+    this.writer = opened.writer;
+    if (opened.repairedTornLine !== null && plan.tornLine === null) {
+      log('journal: a torn last line was cut away');
+    }
+
+    const pool = new RunPool({
+      threads: this.opts.threads,
+      ...(this.opts.memoryMb !== undefined ? { memoryMb: this.opts.memoryMb } : {}),
+      ...(this.opts.workerFile !== undefined ? { workerFile: this.opts.workerFile } : {}),
+    });
+    this.pool = pool;
+    const outcome: SweepOutcome = {
+      plan, finished: emptyCounts(), succeeded: 0, interrupted: false, dropped: 0, tables: null,
+    };
+    const toRun = plan.total - (plan.reused - rerun);
+    progress.start(plan.total, plan.total - toRun, plan.reusedOk);
+
+    // Periodic table refresh; never two at once.
+    let refreshing: Promise<void> | null = null;
+    const refresh = () => {
+      if (refreshing) return;
+      refreshing = aggregate(outDir).then(() => {}, (err: unknown) => {
+        log(`warning: refreshing the tables failed: ${(err as Error).message}`);
+      }).finally(() => { refreshing = null; });
+    };
+    const tables = this.opts.tables !== false;
+    const refreshTimer = tables && this.opts.refreshSeconds > 0 ? setInterval(refresh, this.opts.refreshSeconds * 1000) : null;
+    refreshTimer?.unref();
+
+    const host = hostname();
+    const versions = { narrowsweep: narrowsweepVersion(), node: process.version, core: CORE_SEMANTICS_VERSION };
+    const freeSlots = Array.from({ length: pool.threads }, (_, i) => pool.threads - 1 - i);
+    let fatal: unknown = null;
+
+    let notRun = false; // some configuration was left out by a stop
+    const runOne = async (entry: GridEntry): Promise<void> => {
+      if (this.stopping) { notRun = true; return; }
+      const slot = freeSlots.pop() ?? 0;
+      progress.slotStart(slot, entry.config);
+      try {
+        const timeoutSeconds = this.opts.runTimeoutSeconds ?? (entry.config.seconds ?? DEFAULTS.seconds) * 2 + 30;
+        const out = await pool.run(entry.config, {
+          timeoutSeconds,
+          signal: this.shutdown.signal,
+          progressSeconds: this.opts.progressSeconds ?? 1,
+          onProgress: (it, rel) => progress.slotProgress(slot, it, rel),
+        });
+        if (out.kind === 'interrupted') { outcome.dropped++; notRun = true; return; }
+        const rec: JournalRecord = {
+          id: entry.id,
+          trial: entry.trial,
+          cell: entry.cell,
+          config: entry.config,
+          result: out.result,
+          startedAt: new Date(out.startedAt).toISOString(),
+          finishedAt: new Date(out.finishedAt).toISOString(),
+          wallSeconds: (out.finishedAt - out.startedAt) / 1000,
+          host,
+          versions,
+        };
+        if (this.writer === null) { notRun = true; return; } // aborted while this run was finishing
+        this.writer.append(rec);
+        outcome.finished[out.result.status]++;
+        if (out.result.success) outcome.succeeded++;
+        progress.runDone(out.result.success);
+      } catch (err) {
+        if (err instanceof PoolError) {
+          if (fatal === null) fatal = err;
+          this.stopping = true;
+          return;
+        }
+        throw err;
+      } finally {
+        progress.slotEnd(slot);
+        freeSlots.push(slot);
+      }
+    };
+
+    const limit = pLimit(pool.threads);
+    const inflight = new Set<Promise<void>>();
+    const window = 2 * pool.threads;
+    try {
+      if (toRun > 0) {
+        for (const entry of iterateGrid(spec)) {
+          if (skip.has(entry.id)) continue;
+          if (this.stopping) { notRun = true; break; }
+          const p: Promise<void> = limit(runOne, entry).finally(() => inflight.delete(p));
+          inflight.add(p);
+          if (inflight.size >= window) await Promise.race(inflight);
+        }
+      }
+      await Promise.all(inflight);
+    } finally {
+      if (this.graceTimer) clearTimeout(this.graceTimer);
+      if (refreshTimer) clearInterval(refreshTimer);
+      this.writer?.close();
+      this.writer = null;
+      progress.stop();
+      await (this.shutdown.signal.aborted ? pool.destroy() : pool.close());
+      this.pool = null;
+    }
+    if (fatal !== null) throw fatal;
+    outcome.interrupted = notRun;
+    if (refreshing) await refreshing;
+    if (tables) {
+      try {
+        outcome.tables = await aggregate(outDir);
+      } catch (err) {
+        log(`warning: writing the tables failed: ${(err as Error).message}`);
+      }
+    }
+    return outcome;
+  }
+}
+
