@@ -1,0 +1,229 @@
+// narrowsweep run <spec>: validate the spec, take the results folder's lock, run (or resume) the
+// sweep, write the tables and show one method's phase table.
+import { parseArgs } from 'node:util';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { basename, join, relative, resolve } from 'node:path';
+import { ConfigError } from '../core/errors.js';
+import { loadSpec } from '../sweep/spec.js';
+import type { Spec } from '../sweep/spec.js';
+import { Coordinator, JOURNAL_FILE } from '../sweep/coordinator.js';
+import type { SweepOutcome } from '../sweep/coordinator.js';
+import { acquireLock, LOCK_FILE, LockedError } from '../sweep/lock.js';
+import type { Lock } from '../sweep/lock.js';
+import { poolDefaults } from '../sweep/pool.js';
+import { createProgress, progressMode } from '../sweep/progress.js';
+
+const USAGE = `usage: narrowsweep run <spec.yaml|.json> [options]
+
+Runs every configuration of the spec that is not yet in <out>/runs.jsonl (so running it again resumes).
+
+  --workers N          worker threads (default: the available cores, ${poolDefaults().threads} here)
+  --out DIR            results folder (default: results/<spec name>)
+  --retry-failed       run again the configurations recorded as error, timeout or oom
+  --run-timeout S      time limit of one run in seconds (default: the spec's runTimeout, else 2 x budget.seconds + 30)
+  --fresh              delete the results of an earlier run in the folder first (start from scratch)
+  --quiet              no progress display (messages and the final table still print)
+  --grace S            on Ctrl-C / SIGTERM, seconds that running configurations get to finish (default 10)
+  --worker-memory MB   heap limit of each worker (default ${poolDefaults().memoryMb})
+  --refresh S          rewrite the tables every S seconds during the run (default 30; 0 = only at the end)
+
+Ctrl-C once: stop scheduling, let running configurations finish, write the tables, print the command
+that resumes. Ctrl-C twice: stop at once (the journal stays valid).`;
+
+interface RunFlags {
+  specPath: string;
+  workers: number | null;
+  out: string | null;
+  retryFailed: boolean;
+  runTimeout: number | null;
+  fresh: boolean;
+  quiet: boolean;
+  grace: number;
+  workerMemory: number | null;
+  refresh: number;
+}
+
+class UsageError extends Error {}
+
+function numberFlag(name: string, v: string | undefined, opts: { integer?: boolean; min: number }): number | null {
+  if (v === undefined) return null;
+  const x = Number(v);
+  if (v.trim() === '' || !Number.isFinite(x) || x < opts.min || (opts.integer && !Number.isInteger(x))) {
+    throw new UsageError(`--${name}: expected ${opts.integer ? 'an integer' : 'a number'} >= ${opts.min}, got ${JSON.stringify(v)}`);
+  }
+  return x;
+}
+
+function parseFlags(argv: string[]): RunFlags | 'help' {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        workers: { type: 'string' },
+        out: { type: 'string' },
+        'retry-failed': { type: 'boolean' },
+        'run-timeout': { type: 'string' },
+        fresh: { type: 'boolean' },
+        quiet: { type: 'boolean' },
+        grace: { type: 'string' },
+        'worker-memory': { type: 'string' },
+        refresh: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const v = parsed.values;
+  if (v.help) return 'help';
+  if (parsed.positionals.length !== 1) {
+    throw new UsageError(parsed.positionals.length === 0 ? 'missing the spec file' : `expected one spec file, got ${parsed.positionals.join(' ')}`);
+  }
+  return {
+    specPath: parsed.positionals[0]!,
+    workers: numberFlag('workers', v.workers, { integer: true, min: 1 }),
+    out: v.out ?? null,
+    retryFailed: v['retry-failed'] === true,
+    runTimeout: numberFlag('run-timeout', v['run-timeout'], { min: 0.001 }),
+    fresh: v.fresh === true,
+    quiet: v.quiet === true,
+    grace: numberFlag('grace', v.grace, { min: 0 }) ?? 10,
+    workerMemory: numberFlag('worker-memory', v['worker-memory'], { min: 8 }),
+    refresh: numberFlag('refresh', v.refresh, { min: 0 }) ?? 30,
+  };
+}
+
+function shellQuote(s: string): string {
+  return /^[A-Za-z0-9_./:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The command that resumes this sweep (no --fresh, which would throw the results away). */
+function resumeCommand(f: RunFlags, outDir: string): string {
+  const script = process.argv[1] ?? 'narrowsweep';
+  const prog = basename(script) === 'narrowsweep' ? 'narrowsweep' : `node ${shellQuote(relative(process.cwd(), script) || script)}`;
+  const parts = [prog, 'run', shellQuote(f.specPath), '--out', shellQuote(outDir)];
+  if (f.workers !== null) parts.push('--workers', String(f.workers));
+  if (f.runTimeout !== null) parts.push('--run-timeout', String(f.runTimeout));
+  if (f.workerMemory !== null) parts.push('--worker-memory', String(f.workerMemory));
+  if (f.retryFailed) parts.push('--retry-failed');
+  if (f.quiet) parts.push('--quiet');
+  return parts.join(' ');
+}
+
+/**
+ * --fresh: empties the folder of an earlier run's results (everything but our lock). Refuses a
+ * non-empty folder that holds no journal, so a mistyped --out never deletes unrelated files.
+ */
+function clearResults(dir: string): number {
+  const names = readdirSync(dir).filter((n) => n !== LOCK_FILE);
+  if (names.length === 0) return 0;
+  if (!names.includes(JOURNAL_FILE)) {
+    throw new UsageError(`--fresh: ${dir} holds files but no ${JOURNAL_FILE}, so it does not look like a results folder; not deleting it`);
+  }
+  for (const n of names) rmSync(join(dir, n), { recursive: true, force: true });
+  return names.length;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let flags: RunFlags;
+  let spec: Spec;
+  try {
+    const f = parseFlags(argv);
+    if (f === 'help') { console.log(USAGE); return 0; }
+    flags = f;
+    spec = loadSpec(flags.specPath); // the whole spec is validated before anything is written
+  } catch (e) {
+    if (e instanceof UsageError) { console.error(`narrowsweep run: ${e.message}\n\n${USAGE}`); return 2; }
+    if (e instanceof ConfigError || (e as Error).name === 'DataError') { console.error(`narrowsweep: ${(e as Error).message}`); return 2; }
+    throw e;
+  }
+  const outDir = flags.out ?? join('results', spec.name);
+  const threads = flags.workers ?? poolDefaults().threads;
+  const say = (line: string) => console.log(line);
+
+  mkdirSync(outDir, { recursive: true });
+  let lock: Lock;
+  try {
+    lock = acquireLock(outDir, (msg) => console.error(`narrowsweep: ${msg}`));
+  } catch (e) {
+    if (e instanceof LockedError) { console.error(`narrowsweep: ${e.message}`); return 2; }
+    throw e;
+  }
+  try {
+    if (flags.fresh) {
+      try {
+        const removed = clearResults(outDir);
+        if (removed > 0) say(`--fresh: removed the earlier results in ${outDir}`);
+      } catch (e) {
+        if (e instanceof UsageError) { console.error(`narrowsweep: ${e.message}`); return 2; }
+        throw e;
+      }
+    }
+    const progress = createProgress(progressMode(flags.quiet), threads);
+    const coordinator = new Coordinator({
+      spec,
+      outDir,
+      threads,
+      ...(flags.workerMemory !== null ? { memoryMb: flags.workerMemory } : {}),
+      retryFailed: flags.retryFailed,
+      runTimeoutSeconds: flags.runTimeout ?? spec.runTimeout,
+      refreshSeconds: flags.refresh,
+      progress,
+      log: (line) => progress.log(line),
+    });
+    say(`sweep ${spec.name}: ${threads} worker${threads === 1 ? '' : 's'}, results in ${outDir}`);
+
+    let signals = 0;
+    const onSignal = (sig: NodeJS.Signals) => {
+      signals++;
+      if (signals === 1) {
+        progress.log(`${sig}: no new runs are started; running ones get ${flags.grace} s to finish (${sig === 'SIGINT' ? 'Ctrl-C' : sig} again stops at once)`);
+        coordinator.stop(flags.grace);
+        return;
+      }
+      coordinator.abortNow();
+      progress.stop();
+      lock.release();
+      console.error(`\nnarrowsweep: stopped at once; the journal is valid. Resume with:\n  ${resumeCommand(flags, outDir)}`);
+      process.exit(130);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    let outcome: SweepOutcome;
+    try {
+      outcome = await coordinator.run();
+    } catch (e) {
+      console.error(`narrowsweep: the sweep stopped: ${(e as Error).message}`);
+      return 1;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+    report(outcome, outDir, flags);
+    if (outcome.interrupted) {
+      console.log(`\nInterrupted; the finished runs are in ${join(outDir, JOURNAL_FILE)}. Resume with:\n  ${resumeCommand(flags, outDir)}`);
+      return 130;
+    }
+    return 0;
+  } finally {
+    lock.release();
+  }
+}
+
+function report(o: SweepOutcome, outDir: string, flags: RunFlags): void {
+  const f = o.finished;
+  const ran = f.ok + f.diverged + f.timeout + f.error + f.oom;
+  const failures = (['diverged', 'timeout', 'oom', 'error'] as const).filter((s) => f[s] > 0).map((s) => `${f[s]} ${s}`);
+  console.log(`\n${ran} runs this session (${o.succeeded} succeeded${failures.length ? `; ${failures.join(', ')}` : ''})` +
+    (o.dropped > 0 ? `; ${o.dropped} running at the end of the grace period were dropped and will rerun` : ''));
+  if (f.timeout + f.error + f.oom > 0 && !flags.retryFailed) {
+    console.log('Failed runs (error/timeout/oom) stay recorded; --retry-failed runs them again.');
+  }
+  if (o.tables === null) return;
+  console.log(`Tables in ${resolve(outDir)}: ${o.tables.files.map((p) => basename(p)).join(', ')}`);
+  if (o.tables.phase) console.log(`\n${o.tables.phase}`);
+}
+
