@@ -1,0 +1,349 @@
+// Crash safety of the sweep runner: kill -9 and resume, torn journal lines, failure statuses,
+// --retry-failed, the folder lock, Ctrl-C. Every test drives the real CLI as a child process.
+import test from 'ava';
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { JournalRecord } from '../src/sweep/types.js';
+import { JournalWriter, readJournal, readJournalIndex, recordLine } from '../src/sweep/journal.js';
+import { loadSpec } from '../src/sweep/spec.js';
+import { iterateGrid } from '../src/sweep/grid.js';
+
+const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+const work = mkdtempSync(join(tmpdir(), 'narrowsweep-resume-'));
+test.after.always(() => rmSync(work, { recursive: true, force: true }));
+
+interface CliResult { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
+
+function start(args: string[]): { child: ChildProcess; done: Promise<CliResult> } {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (b: Buffer) => { stdout += b.toString(); });
+  child.stderr!.on('data', (b: Buffer) => { stderr += b.toString(); });
+  const done = new Promise<CliResult>((resolve) => {
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+  return { child, done };
+}
+
+function cli(args: string[]): Promise<CliResult> {
+  return start(args).done;
+}
+
+function writeSpec(name: string, yaml: string): string {
+  const f = join(work, `${name}.yaml`);
+  writeFileSync(f, yaml);
+  return f;
+}
+
+function journalText(dir: string): string {
+  const f = join(dir, 'runs.jsonl');
+  return existsSync(f) ? readFileSync(f, 'utf8') : '';
+}
+
+function completeLines(dir: string): string[] {
+  const text = journalText(dir);
+  return text.split('\n').slice(0, -1); // the part after the last newline is torn or empty
+}
+
+function recordsOf(dir: string): JournalRecord[] {
+  const { records, tornLine } = readJournal(join(dir, 'runs.jsonl'));
+  if (tornLine !== null) throw new Error(`${dir}: torn last line`);
+  return records;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Starts the CLI and SIGKILLs it as soon as the journal holds at least k lines. */
+async function killAfter(args: string[], dir: string, k: number): Promise<{ linesAtKill: number; result: CliResult }> {
+  const { child, done } = start(args);
+  let exited = false;
+  void done.then(() => { exited = true; });
+  for (;;) {
+    const n = (journalText(dir).match(/\n/g) ?? []).length;
+    if (n >= k || exited) {
+      child.kill('SIGKILL');
+      return { linesAtKill: n, result: await done };
+    }
+    await sleep(5);
+  }
+}
+
+/**
+ * The deterministic content of a results folder's tables: every CSV file (runs, summary, each
+ * phase table, boundary) with exactly the wall-clock columns removed: seconds, secondsTo<t>,
+ * wallSeconds, startedAt, finishedAt (runs.csv) and medianSecondsToSuccess (summary.csv).
+ * Everything else, including row order and number formatting, is compared byte for byte, and
+ * tables.json (no time stamps) is compared whole.
+ */
+const WALL_CLOCK = /^(seconds|secondsTo.*|wallSeconds|startedAt|finishedAt|medianSecondsToSuccess)$/;
+function deterministicTables(dir: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const f of readdirSync(dir).filter((n) => n.endsWith('.csv')).sort()) {
+    const text = readFileSync(join(dir, f), 'utf8');
+    out.set(f, dropColumns(text, WALL_CLOCK));
+  }
+  out.set('tables.json', readFileSync(join(dir, 'tables.json'), 'utf8'));
+  return out;
+}
+
+/** Splits one CSV line (RFC 4180 quoting). */
+function splitCsv(line: string): string[] {
+  const cells: string[] = [];
+  let cur = '';
+  let q = false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (q) {
+      if (c === '"' && line[i + 1] === '"') { cur += '"'; i++; } else if (c === '"') q = false; else cur += c;
+    } else if (c === '"') q = true;
+    else if (c === ',') { cells.push(cur); cur = ''; } else cur += c;
+  }
+  cells.push(cur);
+  return cells;
+}
+
+function csvRecords(text: string): string[] {
+  // Records may span lines inside quotes.
+  const recs: string[] = [];
+  let cur = '';
+  let quotes = 0;
+  for (const line of text.split('\n')) {
+    cur = cur === '' && quotes % 2 === 0 ? line : `${cur}\n${line}`;
+    quotes += (line.match(/"/g) ?? []).length;
+    if (quotes % 2 === 0) { recs.push(cur); cur = ''; quotes = 0; }
+  }
+  return recs;
+}
+
+function dropColumns(text: string, re: RegExp): string {
+  const recs = csvRecords(text);
+  const headerAt = recs.findIndex((r) => r !== '' && !r.startsWith('#'));
+  if (headerAt < 0) return text;
+  const header = splitCsv(recs[headerAt]!);
+  const keep = header.map((h, i) => (re.test(h) ? -1 : i)).filter((i) => i >= 0);
+  if (keep.length === header.length) return text; // nothing to drop: the raw bytes
+  return recs.map((r, k) => (k < headerAt || r === '' || r.startsWith('#') ? r : keep.map((i) => JSON.stringify(splitCsv(r)[i] ?? null)).join(','))).join('\n');
+}
+
+const CRASH_SPEC = `name: crash
+grid: { n: [16], d: [4], rho: [1, 2, 3], method: [pgd, sgd, lm] }
+trials: 4
+budget: { iterations: 3000, seconds: 600 }
+methods:
+  pgd: { outputScale: 10 }
+  lm: { outputScale: 10, iterations: 100 }
+`;
+
+test.serial('kill -9 at 3 random points and resume: same tables, no id twice, no finished run redone', async (t) => {
+  const spec = writeSpec('crash', CRASH_SPEC);
+  const total = [...iterateGrid(loadSpec(spec))].length;
+  const ref = join(work, 'crash-ref');
+  const r0 = await cli(['run', spec, '--out', ref, '--workers', '2', '--quiet']);
+  t.is(r0.code, 0, r0.stderr);
+  t.is(recordsOf(ref).length, total);
+
+  const dir = join(work, 'crash');
+  const args = ['run', spec, '--out', dir, '--workers', '2', '--quiet'];
+  const survivors = new Map<string, string>(); // id -> its journal line, once it has survived a kill
+  let prev = 0;
+  let kills = 0;
+  for (let attempt = 0; kills < 3 && attempt < 12; attempt++) {
+    const room = total - prev - 2;
+    if (room < 1) break;
+    const k = prev + 1 + Math.floor(Math.random() * Math.min(room, Math.ceil(total / 4)));
+    const { linesAtKill, result } = await killAfter(args, dir, k);
+    const lines = completeLines(dir);
+    t.log(`kill after >= ${k} records: ${linesAtKill} lines at the kill, ${lines.length} complete lines, signal ${result.signal}`);
+    if (result.signal !== 'SIGKILL') continue; // finished before the kill: not a crash point
+    kills++;
+    // No finished run is redone: every line that survived an earlier kill is still there, unchanged.
+    const now = new Map(lines.map((l) => [(JSON.parse(l) as JournalRecord).id, l]));
+    t.is(now.size, lines.length, 'an id appears twice in the journal');
+    for (const [id, line] of survivors) t.is(now.get(id), line, `record ${id} changed or vanished after a resume`);
+    for (const [id, line] of now) survivors.set(id, line);
+    prev = lines.length;
+  }
+  t.true(kills >= 3, `only ${kills} kills landed part-way`);
+
+  const r1 = await cli(args);
+  t.is(r1.code, 0, r1.stderr);
+  const lines = completeLines(dir);
+  const ids = lines.map((l) => (JSON.parse(l) as JournalRecord).id);
+  t.is(new Set(ids).size, ids.length, 'an id appears twice in the journal');
+  t.is(ids.length, total);
+  t.deepEqual([...ids].sort(), recordsOf(ref).map((r) => r.id).sort());
+  const final = new Map(lines.map((l) => [(JSON.parse(l) as JournalRecord).id, l]));
+  for (const [id, line] of survivors) t.is(final.get(id), line, `finished run ${id} was redone`);
+  t.regex(r1.stdout, new RegExp(`${survivors.size} reused from the journal, ${total - survivors.size} new`));
+
+  // Results: every run's deterministic fields equal the uninterrupted run's ...
+  const strip = (r: JournalRecord) => {
+    const { seconds: _s, milestones, curve: _c, ...res } = r.result;
+    return { id: r.id, config: r.config, cell: r.cell, trial: r.trial, res, iters: milestones.map((m) => [m.threshold, m.iteration]) };
+  };
+  const byId = (rs: JournalRecord[]) => rs.map(strip).sort((x, y) => x.id.localeCompare(y.id));
+  t.deepEqual(byId(recordsOf(dir)), byId(recordsOf(ref)));
+  // ... and the tables are byte-identical once wall-clock columns are removed.
+  const a = deterministicTables(ref);
+  const b = deterministicTables(dir);
+  t.true(a.size >= 3, `tables written: ${[...a.keys()].join(', ')}`);
+  t.deepEqual([...b.keys()], [...a.keys()]);
+  for (const [f, text] of a) t.is(b.get(f), text, `${f} differs from the uninterrupted run`);
+});
+
+test.serial('a torn last journal line is reported, cut away, and its run redone', async (t) => {
+  const spec = writeSpec('torn', CRASH_SPEC.replace('name: crash', 'name: torn').replace('trials: 4', 'trials: 1'));
+  const dir = join(work, 'torn');
+  const r0 = await cli(['run', spec, '--out', dir, '--workers', '2', '--quiet']);
+  t.is(r0.code, 0, r0.stderr);
+  const lines = completeLines(dir);
+  const last = lines[lines.length - 1]!;
+  const lastRec = JSON.parse(last) as JournalRecord;
+  // Rewrite the journal as if the crash hit halfway through the last append.
+  writeFileSync(join(dir, 'runs.jsonl'), lines.slice(0, -1).join('\n') + '\n' + last.slice(0, Math.floor(last.length / 2)));
+  t.not(readJournal(join(dir, 'runs.jsonl')).tornLine, null);
+  const r1 = await cli(['run', spec, '--out', dir, '--workers', '2', '--quiet']);
+  t.is(r1.code, 0, r1.stderr);
+  t.regex(r1.stdout, /torn/);
+  t.regex(r1.stdout, /1 new/);
+  const after = completeLines(dir);
+  t.true(journalText(dir).endsWith('\n'));
+  t.is(after.length, lines.length);
+  t.deepEqual(after.slice(0, -1), lines.slice(0, -1), 'records before the torn line are untouched');
+  const redone = JSON.parse(after[after.length - 1]!) as JournalRecord;
+  t.is(redone.id, lastRec.id);
+  t.is(redone.result.relLoss, lastRec.result.relLoss); // runs are deterministic
+});
+
+test.serial('a run that throws, runs out of memory or times out is recorded with that status; --retry-failed reruns only those', async (t) => {
+  const csv = join(work, 'data.csv');
+  writeFileSync(csv, 'a,b,y\n' + Array.from({ length: 8 }, (_, i) => `${i},${i % 3},${i % 2}`).join('\n') + '\n');
+  const spec = writeSpec('failures', `name: failures
+grid: { method: [pgd], n: [4], d: [2], m: [2] }
+zip:
+  - { iterations: 50, logEvery: 0, data: { source: gaussian, labels: gaussian } }
+  - { iterations: 60, logEvery: 0, data: { source: gaussian, labels: sign } }
+  - { iterations: 1000000000, logEvery: 0, data: { source: gaussian, labels: gaussian } }
+  - { iterations: 100000000, logEvery: 1, data: { source: gaussian, labels: gaussian } }
+  - { iterations: 50, logEvery: 0, data: { source: csv, path: ${JSON.stringify(csv)}, labelCol: 7 } }
+trials: 2
+success: { relLoss: 0 }
+budget: { seconds: 600 }
+`);
+  const dir = join(work, 'failures');
+  const args = ['run', spec, '--out', dir, '--workers', '2', '--quiet', '--run-timeout', '6', '--worker-memory', '16'];
+  const r0 = await cli(args);
+  t.is(r0.code, 0, r0.stderr);
+  const recs = recordsOf(dir);
+  t.is(recs.length, 10);
+  const statusOf = (r: JournalRecord) => {
+    const c = r.config;
+    if (c.data?.source === 'csv') return 'error';
+    if (c.logEvery === 1) return 'oom';
+    if (c.iterations === 1000000000) return 'timeout';
+    return 'ok';
+  };
+  for (const r of recs) t.is(r.result.status, statusOf(r), `${JSON.stringify(r.config)}: ${r.result.message}`);
+  const err = recs.find((r) => r.result.status === 'error')!;
+  t.regex(err.result.message ?? '', /labelCol|column/);
+  t.regex(recs.find((r) => r.result.status === 'oom')!.result.message ?? '', /out of memory/);
+
+  // Without --retry-failed nothing runs again.
+  const r1 = await cli(args);
+  t.is(r1.code, 0, r1.stderr);
+  t.regex(r1.stdout, /0 runs this session/);
+  t.deepEqual(completeLines(dir), recs.map(recordLine).map((l) => l.slice(0, -1)));
+
+  // With it, exactly the failed ones run again; the others keep their records.
+  const r2 = await cli([...args, '--retry-failed']);
+  t.is(r2.code, 0, r2.stderr);
+  t.regex(r2.stdout, /6 failed to retry/);
+  t.regex(r2.stdout, /6 runs this session/);
+  const after = recordsOf(dir);
+  t.is(after.length, 10);
+  t.is(new Set(after.map((r) => r.id)).size, 10);
+  const before = new Map(recs.map((r) => [r.id, r]));
+  for (const r of after) {
+    const old = before.get(r.id)!;
+    if (statusOf(r) === 'ok') t.is(r.startedAt, old.startedAt, 'a successful run was redone');
+    else t.not(r.startedAt, old.startedAt, 'a failed run was not retried');
+    t.is(r.result.status, statusOf(r));
+  }
+  const archived = readFileSync(join(dir, 'runs.retried.jsonl'), 'utf8').trim().split('\n');
+  t.is(archived.length, 6);
+});
+
+test.serial('a second coordinator is refused; Ctrl-C lets running runs finish and prints the resume command', async (t) => {
+  const spec = writeSpec('lock', `name: lock
+grid: { method: [pgd], n: [16], d: [4], m: [8] }
+trials: 40
+budget: { iterations: 20000, seconds: 600 }
+success: { relLoss: 0 }
+`);
+  const dir = join(work, 'lock');
+  const first = start(['run', spec, '--out', dir, '--workers', '2', '--quiet', '--grace', '60']);
+  while (completeLines(dir).length < 1) await sleep(10);
+  const second = await cli(['run', spec, '--out', dir, '--workers', '1', '--quiet']);
+  t.is(second.code, 2);
+  t.regex(second.stderr, new RegExp(`already being run by pid ${first.child.pid}`));
+
+  first.child.kill('SIGINT');
+  const r = await first.done;
+  t.is(r.code, 130, r.stderr);
+  t.regex(r.stdout, /Resume with:\n {2}node \S+ run \S+ --out \S+ --workers 2 --quiet\n/);
+  const recs = recordsOf(dir);
+  t.true(recs.length < 40);
+  t.false(existsSync(join(dir, 'lock')));
+  // The printed command resumes: the rest runs, nothing twice.
+  const resume = r.stdout.split('Resume with:\n  ')[1]!.trim().split(' ').slice(2); // drop "node <cli>"
+  const r2 = await cli(resume);
+  t.is(r2.code, 0, r2.stderr);
+  const all = recordsOf(dir);
+  t.is(all.length, 40);
+  t.is(new Set(all.map((x) => x.id)).size, 40);
+});
+
+test.serial('a stale lock (dead pid on this host) is taken over', async (t) => {
+  const spec = writeSpec('stale', CRASH_SPEC.replace('name: crash', 'name: stale').replace('trials: 4', 'trials: 1'));
+  const dir = join(work, 'stale');
+  // A pid that surely is not running: a child that has exited.
+  const dead = start(['--help']);
+  await dead.done;
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'lock'), JSON.stringify({ pid: dead.child.pid, host: hostname(), startedAt: '2020-01-01T00:00:00.000Z' }));
+  const r = await cli(['run', spec, '--out', dir, '--workers', '2', '--quiet']);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stderr, new RegExp(`stale lock of pid ${dead.child.pid}`));
+  t.is(recordsOf(dir).length, 9);
+  t.false(existsSync(join(dir, 'lock')));
+});
+
+test('journal index reads id, status and success like JSON.parse, and the writer repairs a torn tail', (t) => {
+  const f = join(work, 'unit.jsonl');
+  const mk = (id: string, status: 'ok' | 'error', success: boolean, message: string | null): JournalRecord => ({
+    id, trial: 0, cell: { n: 1 }, config: { method: 'gd', n: 1, d: 1, m: 1, seed: 0 },
+    result: { success, message, status } as unknown as JournalRecord['result'],
+    startedAt: 'x', finishedAt: 'x', wallSeconds: 0, host: 'h', versions: { narrowsweep: '0', node: 'v', core: 1 },
+  });
+  const { writer } = JournalWriter.open(f);
+  writer.append(mk('a', 'ok', true, null));
+  writer.append(mk('b', 'error', false, 'tricky "success":true inside a message'));
+  writer.close();
+  appendFileSync(f, JSON.stringify(mk('c', 'ok', true, null)).slice(0, 30)); // torn
+  const idx = readJournalIndex(f);
+  t.is(idx.tornLine?.length, 30);
+  t.deepEqual([...idx.entries].map(([id, e]) => [id, e.status, e.success]), [['a', 'ok', true], ['b', 'error', false]]);
+  const opened = JournalWriter.open(f);
+  t.is(opened.repairedTornLine?.length, 30);
+  opened.writer.append(mk('c', 'ok', false, null));
+  opened.writer.close();
+  const read = readJournal(f);
+  t.is(read.tornLine, null);
+  t.deepEqual(read.records.map((r) => r.id), ['a', 'b', 'c']);
+});
