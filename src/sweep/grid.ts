@@ -29,6 +29,18 @@ function sortedKeys(o: object): string[] {
   return lastSorted;
 }
 
+// JSON.stringify of short strings is surprisingly slow next to a Map lookup; configs repeat a
+// handful of enum strings millions of times.
+const stringCache = new Map<string, string>();
+function stringJson(x: string): string {
+  let j = stringCache.get(x);
+  if (j === undefined) {
+    j = JSON.stringify(x);
+    if (stringCache.size < 10000 && x.length < 200) stringCache.set(x, j);
+  }
+  return j;
+}
+
 const keyCache = new Map<string, string>();
 function keyJson(k: string): string {
   let j = keyCache.get(k);
@@ -43,13 +55,13 @@ function keyJson(k: string): string {
  * Canonical JSON: object keys sorted recursively, undefined members dropped, numbers in JavaScript's
  * shortest round-trip form (so 1e-4, 0.0001 and 1.0e-4 all read 0.0001, and -0 reads 0).
  */
-export function canonicalJson(x: unknown): string {
+export function canonicalJson(x: unknown, omitTopKey?: string): string {
   if (x === null) return 'null';
   switch (typeof x) {
     case 'number':
       if (!Number.isFinite(x)) throw new Error(`canonicalJson: non-finite number ${x}`);
       return x === 0 ? '0' : String(x);
-    case 'string': return JSON.stringify(x);
+    case 'string': return stringJson(x);
     case 'boolean': return x ? 'true' : 'false';
     case 'object': {
       if (Array.isArray(x)) {
@@ -64,7 +76,7 @@ export function canonicalJson(x: unknown): string {
       for (let i = 0; i < keys.length; i++) {
         const k = keys[i]!;
         const v = o[k];
-        if (v === undefined) continue;
+        if (v === undefined || k === omitTopKey) continue;
         s += (first ? '' : ',') + keyJson(k) + canonicalJson(v);
         first = false;
       }
@@ -89,7 +101,7 @@ const sha256Hex: (text: string) => string = typeof crypto.hash === 'function'
  * cells with the same digest are the same configuration.
  */
 export function cellDigest(resolved: ResolvedConfig): string {
-  return sha256Hex(canonicalJson({ ...resolved, seed: undefined })).slice(0, 32);
+  return sha256Hex(canonicalJson(resolved, 'seed')).slice(0, 32);
 }
 
 /** Run id from a cell digest and a seed (see configId). */
@@ -146,7 +158,10 @@ export interface CellInfo {
   cell: Record<string, AxisValue>;
   /** The run configuration with `seed` set to -1 (iterateGrid sets the real seeds); a fresh object. */
   config: RunConfig;
-  /** Spec path a config field came from (`grid.rho[2]`, `methods.sgd.lr`, `trials`, ...), for messages. */
+  /**
+   * Spec path a config field came from (`grid.rho[2]`, `methods.sgd.lr`, `trials`, ...), for messages.
+   * Valid until the next cell is taken from the generator.
+   */
   where(field: string): string;
 }
 
@@ -210,7 +225,7 @@ function* expandCells(spec: Spec, withOrigin: boolean): Generator<CellInfo> {
         config.m = widthFromRho(rho, config.n, config.d, isMirrored(config));
         cell.m = config.m;
       }
-      yield { cell, config, where: withOrigin ? origin(spec, method, idx.slice(), mf, sub.slice()) : noWhere };
+      yield { cell, config, where: withOrigin ? origin(spec, method, idx, mf, sub) : noWhere };
       let j = mf.length - 1;
       while (j >= 0) {
         sub[j]!++;

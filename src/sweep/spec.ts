@@ -46,7 +46,7 @@
 //   `<path>: <what was expected>` with the grid position. Numbers are compared as values (1e-4 == 0.0001).
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { parseDocument } from 'yaml';
 import { ConfigError } from '../core/errors.js';
 import { PRESETS } from '../core/types.js';
 import type { DataSpec, Preset, ResolvedConfig, RunConfig } from '../core/types.js';
@@ -159,6 +159,24 @@ function splitMethodAxis(name: string): { method: Preset; field: string } | null
   const field = name.slice(dot + 1);
   if (!(PRESETS as readonly string[]).includes(method)) return null;
   return { method: method as Preset, field };
+}
+
+/** The spec must be plain JSON data: no binary, dates, sets or non-finite numbers (.inf, .nan). */
+function checkPlainData(path: string, x: unknown): void {
+  if (x === null || typeof x === 'string' || typeof x === 'boolean') return;
+  if (typeof x === 'number') {
+    if (!Number.isFinite(x)) throw new ConfigError(path, `expected a finite number, got ${x}`);
+    return;
+  }
+  if (Array.isArray(x)) {
+    x.forEach((v, k) => checkPlainData(`${path}[${k}]`, v));
+    return;
+  }
+  if (typeof x === 'object' && Object.getPrototypeOf(x) === Object.prototype) {
+    for (const [k, v] of Object.entries(x)) checkPlainData(path ? `${path}.${k}` : k, v);
+    return;
+  }
+  throw new ConfigError(path, `expected plain data (text, numbers, true/false, null, lists, mappings), got a ${Object.prototype.toString.call(x).slice(8, -1)}`);
 }
 
 function checkDuplicates(paths: string[], what: string, values: Json[]): void {
@@ -292,14 +310,19 @@ export function parseSpec(text: string, file: string): Spec {
   if (ext === '.json') {
     try { doc = JSON.parse(text); } catch (e) { throw new ConfigError('', `${file}: not valid JSON: ${(e as Error).message}`); }
   } else if (ext === '.yaml' || ext === '.yml') {
-    // Data only: the core schema has no code-bearing tags, duplicate keys are rejected, aliases bounded.
-    try { doc = parseYaml(text, { schema: 'core', uniqueKeys: true, maxAliasCount: 1000, prettyErrors: true }); } catch (e) {
+    // Data only: the core schema has no code-bearing tags, an unknown tag is an error (not a
+    // warning), duplicate keys are rejected and aliases are bounded.
+    const parsed = parseDocument(text, { schema: 'core', uniqueKeys: true, prettyErrors: true });
+    const problem = parsed.errors[0] ?? parsed.warnings[0];
+    if (problem) throw new ConfigError('', `${file}: not valid YAML: ${problem.message}`);
+    try { doc = parsed.toJS({ maxAliasCount: 1000 }); } catch (e) {
       throw new ConfigError('', `${file}: not valid YAML: ${(e as Error).message}`);
     }
   } else {
     throw new ConfigError('', `${file}: expected a .yaml, .yml or .json spec file`);
   }
   if (!isObject(doc)) throw new ConfigError('', `${file}: expected a mapping at the top level (name, data, grid, ...), got ${describe(doc)}`);
+  checkPlainData('', doc);
   checkKeys('', doc, TOP_KEYS);
 
   const name = doc.name;
@@ -444,18 +467,19 @@ export function loadSpec(path: string): Spec {
  */
 function validateCells(spec: Spec): void {
   // Capacity and dimension read csv files: once per distinct data spec.
-  const sources = new Map<string, { capacity: number; dimension: number | null }>();
-  const sourceOf = (data: DataSpec) => {
-    const key = canonicalJson(data);
-    let s = sources.get(key);
-    if (s === undefined) { s = { capacity: dataCapacity(data), dimension: dataDimension(data) }; sources.set(key, s); }
+  // (The data object of a config is shared by all its cells: spec.data or one value of a data axis.)
+  const sources = new Map<unknown, { capacity: number; dimension: number | null }>();
+  const sourceOf = (config: RunConfig, resolved: DataSpec) => {
+    let s = sources.get(config.data);
+    if (s === undefined) { s = { capacity: dataCapacity(resolved), dimension: dataDimension(resolved) }; sources.set(config.data, s); }
     return s;
   };
   const seen = new Set<string>();
   const digests: string[] = [];
   const seed = spec.seeds[0]!;
   for (const { cell, config, where } of iterateCells(spec)) {
-    const cfg = { ...config, seed };
+    const cfg = config;
+    cfg.seed = seed;
     if (spec.width === 'rho' && cfg.m < 1) {
       throw new ConfigError(where('m'), `gives m = ceil(rho n / d) = ${cfg.m}, below 1 (in the configuration ${describeCell(cell)})`);
     }
@@ -471,7 +495,7 @@ function validateCells(spec: Spec): void {
     }
     const data = resolved.data;
     const nTest = data.nTest ?? 0;
-    const source = sourceOf(data);
+    const source = sourceOf(cfg, data);
     if (cfg.n + nTest > source.capacity) {
       throw new ConfigError(where('n'), `n = ${cfg.n}${nTest ? ` plus nTest = ${nTest}` : ''} is more than the data source ${data.source} holds (${source.capacity} samples) (in the configuration ${describeCell(cell)})`);
     }
