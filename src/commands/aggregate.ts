@@ -1,0 +1,50 @@
+// narrowsweep aggregate <results dir>: (re)write the CSV tables from the folder's runs.jsonl and show
+// one method's phase table.
+import { parseArgs } from 'node:util';
+import { existsSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { aggregate, JOURNAL_FILE } from '../report/aggregate.js';
+
+const USAGE = `usage: narrowsweep aggregate <results/name> [--method M] [--quiet]
+
+Writes runs.csv, summary.csv, phase-<method>.csv, boundary.csv and tables.json from
+<results/name>/runs.jsonl and prints the phase table of one method (default: pgd, else lm, else the first).`;
+
+export async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv, allowPositionals: true, strict: true,
+      options: { method: { type: 'string' }, quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    });
+  } catch (e) {
+    console.error(`narrowsweep aggregate: ${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (parsed.values.help) { console.log(USAGE); return 0; }
+  if (parsed.positionals.length !== 1) {
+    console.error(`narrowsweep aggregate: expected one results folder\n\n${USAGE}`);
+    return 2;
+  }
+  const dir = parsed.positionals[0]!;
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    console.error(`narrowsweep aggregate: ${dir} is not a folder`);
+    return 2;
+  }
+  if (!existsSync(join(dir, JOURNAL_FILE))) {
+    console.error(`narrowsweep aggregate: ${dir} has no ${JOURNAL_FILE} (run a sweep into it first)`);
+    return 2;
+  }
+  const out = await aggregate(dir);
+  const method = parsed.values.method ?? out.headlineMethod;
+  if (method !== null && !out.methods.includes(method)) {
+    console.error(`narrowsweep aggregate: no runs of method ${method} in ${dir} (methods: ${out.methods.join(', ') || 'none'})`);
+    return 2;
+  }
+  if (out.tornLine) console.error(`narrowsweep aggregate: the last line of ${JOURNAL_FILE} is torn (a crash mid-write); it was ignored`);
+  if (!parsed.values.quiet) {
+    console.log(`${out.runs} runs${out.duplicates ? ` (${out.duplicates} superseded records ignored)` : ''}; tables in ${out.dir}: ${out.files.map((f) => basename(f)).join(', ')}`);
+    if (method !== null) console.log(`\n${out.formatPhaseTable(method)}`);
+  }
+  return 0;
+}

@@ -1,0 +1,192 @@
+// narrowsweep plan <spec>: validate a spec (nothing is written), then show its size, the values of
+// every axis, a few sample configurations and an upper bound of the CPU time.
+import { parseArgs } from 'node:util';
+import { ConfigError } from '../core/errors.js';
+import { resolveConfig } from '../core/config.js';
+import { referenceEngine } from '../core/reference.js';
+import { loadSpec } from '../sweep/spec.js';
+import type { Spec } from '../sweep/spec.js';
+import { canonicalJson, cellCount, describeCell, gridSize, iterateCells, iterateGrid } from '../sweep/grid.js';
+import type { GridEntry } from '../sweep/types.js';
+
+const USAGE = `usage: narrowsweep plan <spec.yaml|.json> [--samples K]
+
+Validates the whole spec (nothing is written; errors exit with code 2) and prints the number of
+configurations, the values of every axis, K sample configurations (default 3) and an upper bound
+of the CPU time from a quick calibration of the TypeScript reference step.`;
+
+/** Calibration: the TS reference step's speed in flop/s at one shape, timed for about `seconds`. */
+export function calibrateStep(n: number, d: number, m: number, seconds = 0.3): { flopsPerSecond: number; steps: number } {
+  let s = 0x9e3779b9;
+  const rand = (): number => { // xorshift32, in [-1, 1): the values do not matter, only the time
+    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+    return s / 2 ** 31 - 1;
+  };
+  const X = Float64Array.from({ length: n * d }, rand);
+  const y = Float64Array.from({ length: n }, rand);
+  const p = referenceEngine.createProblem({ X, y, n, d, m, activation: 'tanh' });
+  try {
+    for (let q = 0; q < d * m; q++) p.W[q] = rand() / Math.sqrt(d);
+    for (let j = 0; j < m; j++) p.v[j] = rand() / Math.sqrt(m);
+    p.step(); // warm-up (JIT)
+    let steps = 0;
+    const t0 = process.hrtime.bigint();
+    let elapsed = 0;
+    while (steps < 2 || elapsed < seconds) {
+      p.step();
+      steps++;
+      elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
+    }
+    return { flopsPerSecond: (4 * n * d * m * steps) / elapsed, steps };
+  } finally {
+    p.dispose();
+  }
+}
+
+/**
+ * Floating-point operations of one run at most (METHOD.md 4, 5): every iteration is a fused step
+ * over b rows (4 b d m: forward and both gradients), plus for lm the Gram matrix J J^T (2 n^2 d m)
+ * and its Cholesky solve (n^3 / 3); the certificate sigma_min(J) at start and end costs a Gram
+ * matrix and an eigen-solve (about 4 n^3) each when n <= certificateMaxN.
+ */
+export function runFlops(cfg: ReturnType<typeof resolveConfig>): number {
+  const { n, d, m } = cfg;
+  const b = cfg.batch ?? n;
+  let perIter = 4 * b * d * m;
+  if (cfg.optimizer === 'lm') perIter += 2 * n * n * d * m + (n * n * n) / 3;
+  const certificate = n <= cfg.certificateMaxN ? 2 * (2 * n * n * d * m + 4 * n * n * n) : 0;
+  return cfg.iterations * perIter + certificate;
+}
+
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return 'unbounded';
+  if (seconds < 60) return `${seconds.toFixed(1)} s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s`;
+  if (seconds < 86400 * 2) return `${Math.floor(seconds / 3600)} h ${Math.round((seconds % 3600) / 60)} min`;
+  return `${(seconds / 86400).toFixed(1)} days`;
+}
+
+function valueText(v: unknown): string {
+  return typeof v === 'string' ? v : canonicalJson(v);
+}
+
+function axesLines(spec: Spec): string[] {
+  const lines: string[] = [];
+  for (const f of spec.factors) {
+    if (f.names.length === 1) {
+      lines.push(`  ${f.names[0]}: ${f.tuples.length} value${f.tuples.length === 1 ? '' : 's'} (${f.tuples.map((t) => valueText(t[0])).join(', ')})`);
+    } else {
+      const where = f.paths[0]![0]!.replace(/[.[].*$/, '');
+      lines.push(`  ${where} (${f.names.join(', ')}): ${f.tuples.length} tuples (${f.tuples.map((t) => `(${t.map(valueText).join(', ')})`).join(', ')})`);
+    }
+  }
+  for (const f of spec.methodFactors) {
+    lines.push(`  ${f.names[0]}: ${f.tuples.length} value${f.tuples.length === 1 ? '' : 's'} (${f.tuples.map((t) => valueText(t[0])).join(', ')}), ${f.method} runs only`);
+  }
+  lines.push(`  seeds: ${spec.seeds.length} (${spec.seeds.length <= 10 ? spec.seeds.join(', ') : `${spec.seeds.slice(0, 5).join(', ')}, ..., ${spec.seeds.at(-1)}`})`);
+  return lines;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, options: { samples: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  } catch (e) {
+    console.error(`narrowsweep plan: ${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (parsed.values.help) { console.log(USAGE); return 0; }
+  if (parsed.positionals.length !== 1) {
+    console.error(`narrowsweep plan: expected one spec file\n\n${USAGE}`);
+    return 2;
+  }
+  const samples = parsed.values.samples === undefined ? 3 : Number(parsed.values.samples);
+  if (!Number.isInteger(samples) || samples < 0) {
+    console.error(`narrowsweep plan: --samples: expected a non-negative integer, got ${JSON.stringify(parsed.values.samples)}`);
+    return 2;
+  }
+  const file = parsed.positionals[0]!;
+  const t0 = performance.now();
+  let spec: Spec;
+  try {
+    spec = loadSpec(file);
+  } catch (e) {
+    if (e instanceof ConfigError || (e as Error).name === 'DataError') {
+      console.error(`narrowsweep: ${(e as Error).message}`);
+      return 2;
+    }
+    throw e;
+  }
+  const tValid = performance.now();
+
+  const total = gridSize(spec);
+  const cells = cellCount(spec);
+  // Per cell: its methods' share and its CPU bound (seeds do not change the cost).
+  const perMethod = new Map<string, number>();
+  const widths = new Set<number>();
+  let flops = 0;
+  let cappedSeconds = 0; // runs whose bound is their seconds budget
+  let logN = 0; let logD = 0; let logM = 0;
+  const costFlops = new Float64Array(cells);
+  const costSeconds = new Float64Array(cells);
+  let c = 0;
+  for (const { config } of iterateCells(spec)) {
+    const r = resolveConfig({ ...config, seed: spec.seeds[0]! });
+    perMethod.set(r.method, (perMethod.get(r.method) ?? 0) + spec.seeds.length);
+    widths.add(r.m);
+    const f = runFlops(r);
+    flops += f;
+    costFlops[c] = f;
+    costSeconds[c] = r.seconds;
+    c++;
+    logN += Math.log(r.n); logD += Math.log(r.d); logM += Math.log(r.m);
+  }
+  // Ids of every configuration (this is what `run` does before scheduling).
+  const sampleAt = new Set<number>();
+  for (let k = 0; k < samples; k++) sampleAt.add(Math.floor((k * total) / Math.max(samples, 1)));
+  const picked: GridEntry[] = [];
+  let hashed = 0;
+  for (const e of iterateGrid(spec)) {
+    if (sampleAt.has(e.index)) picked.push(e);
+    hashed++;
+  }
+  const tIds = performance.now();
+
+  // Calibrate at the geometric-mean shape (kept small enough to time a few steps).
+  let n = Math.max(1, Math.round(Math.exp(logN / cells)));
+  const d = Math.max(1, Math.round(Math.exp(logD / cells)));
+  let m = Math.max(1, Math.round(Math.exp(logM / cells)));
+  while (n * d * m > 2e6 && n > 1) n = Math.ceil(n / 2);
+  while (n * d * m > 2e6 && m > 1) m = Math.ceil(m / 2);
+  const cal = calibrateStep(n, d, m);
+  let cpuSeconds = 0;
+  for (let k = 0; k < cells; k++) {
+    const s = costFlops[k]! / cal.flopsPerSecond;
+    if (s > costSeconds[k]!) cappedSeconds++;
+    cpuSeconds += Math.min(s, costSeconds[k]!) * spec.seeds.length;
+  }
+
+  const out: string[] = [];
+  out.push(`spec ${file}: sweep "${spec.name}"${spec.description ? ` - ${spec.description}` : ''}`);
+  out.push(`configurations: ${total} (${cells} cells x ${spec.seeds.length} seed${spec.seeds.length === 1 ? '' : 's'}), run in trial-major order`);
+  out.push('axes:');
+  out.push(...axesLines(spec));
+  const mSorted = [...widths].sort((a, b) => a - b);
+  if (spec.width === 'rho') out.push(`  m (from rho): ${mSorted.length} distinct widths, ${mSorted[0]} to ${mSorted.at(-1)}`);
+  out.push(`per method: ${[...perMethod.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  out.push(`settings: ${canonicalJson(spec.defaults)}`);
+  for (const [k, v] of Object.entries(spec.methods)) out.push(`  ${k}: ${canonicalJson(v)}`);
+  if (spec.runTimeout !== null) out.push(`run timeout: ${spec.runTimeout} s`);
+  if (picked.length) {
+    out.push('sample configurations:');
+    for (const e of picked) out.push(`  #${e.index} id ${e.id} trial ${e.trial}: ${describeCell(e.cell)}\n    ${JSON.stringify(e.config)}`);
+  }
+  out.push(`estimated CPU time: at most ${formatDuration(cpuSeconds)} on one core with the TypeScript reference engine` +
+    ` (divide by the workers; compiled engines are faster)`);
+  out.push(`  an upper bound: runs stop early once relLoss <= epsilon. Model: iterations x 4 b d m flop per run (+ lm's` +
+    ` n x n solves and the sigma_min certificates), capped by each run's seconds budget${cappedSeconds ? ` (${cappedSeconds} of ${cells} cells hit that cap)` : ''};` +
+    ` calibrated at ${(cal.flopsPerSecond / 1e9).toFixed(2)} Gflop/s (n=${n}, d=${d}, m=${m}, ${cal.steps} steps)`);
+  out.push(`validated in ${((tValid - t0) / 1000).toFixed(2)} s; ${hashed} ids computed in ${((tIds - tValid) / 1000).toFixed(2)} s; nothing written`);
+  console.log(out.join('\n'));
+  return 0;
+}
