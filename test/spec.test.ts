@@ -1,0 +1,216 @@
+// Spec validation: every error names its field path and what was expected, and nothing is written.
+import test from 'ava';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ConfigError } from '../src/core/errors.js';
+import { parseSpec, loadSpec } from '../src/sweep/spec.js';
+import { gridSize } from '../src/sweep/grid.js';
+
+const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+
+const DEMO = `
+name: demo
+data: { source: gaussian, labels: gaussian }
+grid:
+  n: [100, 200]
+  d: [10, 20]
+  rho: [0.5, 1, 1.5, 2, 3]
+  method: [sgd, adam, pgd, lm]
+  activation: [tanh]
+trials: 5
+budget: { iterations: 5000, seconds: 60 }
+success: { relLoss: 1.0e-4 }
+methods:
+  sgd: { lr: 0.05, batch: 32 }
+  pgd: { lr: auto, radius: auto, outputScale: 10 }
+`;
+
+/** A minimal valid spec with `extra` lines appended (YAML). */
+function spec(grid: string, extra = ''): string {
+  return `name: t\ngrid: { ${grid} }\n${extra}`;
+}
+const BASE = 'n: [100], d: [10], m: [4], method: [sgd]';
+
+function rejects(t: import('ava').ExecutionContext, text: string, message: string | RegExp, file = 'bad.yaml'): void {
+  const e = t.throws(() => parseSpec(text, file), { instanceOf: ConfigError });
+  if (typeof message === 'string') t.is(e?.message, message);
+  else t.regex(e?.message ?? '', message);
+}
+
+test('the issue example parses and has 2 x 2 x 5 x 4 cells x 5 trials', (t) => {
+  const s = parseSpec(DEMO, 'demo.yaml');
+  t.is(s.name, 'demo');
+  t.is(s.width, 'rho');
+  t.deepEqual(s.seeds, [0, 1, 2, 3, 4]);
+  t.is(s.epsilon, 1e-4);
+  t.deepEqual(s.budget, { iterations: 5000, seconds: 60 });
+  t.is(gridSize(s), 400);
+});
+
+test('the same spec as JSON gives the same grid', (t) => {
+  const json = JSON.stringify({
+    name: 'demo', data: { source: 'gaussian', labels: 'gaussian' },
+    grid: { n: [100, 200], d: [10, 20], rho: [0.5, 1, 1.5, 2, 3], method: ['sgd', 'adam', 'pgd', 'lm'], activation: ['tanh'] },
+    trials: 5, budget: { iterations: 5000, seconds: 60 }, success: { relLoss: 0.0001 },
+    methods: { sgd: { lr: 0.05, batch: 32 }, pgd: { lr: 'auto', radius: 'auto', outputScale: 10 } },
+  });
+  const a = parseSpec(DEMO, 'demo.yaml');
+  const b = parseSpec(json, 'demo.json');
+  t.deepEqual({ ...b, file: '' }, { ...a, file: '' });
+});
+
+test('a wrong axis value names its position and what was expected', (t) => {
+  rejects(t, spec('n: [100], d: [10], rho: [0.5, 1, two], method: [sgd]'), 'grid.rho[2]: expected a positive number, got "two"');
+  rejects(t, spec('n: [100, -5], d: [10], m: [4], method: [sgd]'), 'grid.n[1]: expected a positive integer, got -5');
+  rejects(t, spec('n: [100], d: [10], m: [4], method: [sgd, sgdd]'), 'grid.method[1]: expected one of gd, sgd, adam, pgd, mirror-gd, lecun-pgd, lm, got "sgdd"');
+  rejects(t, spec('n: [100], d: [10], m: [4], method: [sgd], lr: []'), 'grid.lr: expected a non-empty list of values, got []');
+  rejects(t, spec('n: [100], d: [10], m: [4], method: [sgd], lr: 0.1'), 'grid.lr: expected a non-empty list of values, got 0.1');
+});
+
+test('unknown keys are rejected with the allowed ones listed', (t) => {
+  rejects(t, `${spec(BASE)}runtimeout: 3\n`, /^runtimeout: unknown field \(allowed: name, description, data, grid, zip, trials, seeds, budget, success, defaults, methods, runTimeout\)$/);
+  rejects(t, spec(`${BASE}, lrr: [1]`), /^grid\.lrr: unknown axis \(allowed: method, n, d, m, activation, .*, rho, or <method>\.<setting> such as pgd\.radius\)$/);
+  rejects(t, spec(`${BASE}, seed: [1]`), /^grid\.seed: unknown axis \(use trials or seeds\)/);
+  rejects(t, spec(BASE, 'methods: { sgd: { lrr: 0.1 } }'), /^methods\.sgd\.lrr: unknown field \(allowed: activation, init, optimizer, .*lr, .*\)$/);
+  rejects(t, spec(BASE, 'methods: { sgdd: { lr: 0.1 } }'), 'methods.sgdd: unknown field (allowed: gd, sgd, adam, pgd, mirror-gd, lecun-pgd, lm)');
+  rejects(t, spec(BASE, 'budget: { iterations: 10, secs: 5 }'), 'budget.secs: unknown field (allowed: iterations, seconds)');
+  rejects(t, spec(BASE, 'success: { relloss: 0.1 }'), 'success.relloss: unknown field (allowed: relLoss)');
+  rejects(t, spec(BASE, 'data: { source: gaussian, label: sign }'), /^data\.label: unknown field \(allowed: source, labels, teacherWidth, nTest\)$/);
+  rejects(t, spec(`${BASE}, pgd.radiu: [1]`), /^grid\.pgd\.radiu: unknown per-method axis \(allowed after "pgd\.": activation, /);
+  rejects(t, spec(BASE, 'defaults: { n: 5 }'), 'defaults.n: n can only be a grid axis (e.g. grid.n: [...])');
+});
+
+test('duplicate axis values are rejected, numbers compared as values', (t) => {
+  rejects(t, spec('n: [100, 200, 100], d: [10], m: [4], method: [sgd]'), 'grid.n[2]: duplicate value 100 (same as grid.n[0])');
+  rejects(t, spec('n: [100], d: [10], m: [4], method: [sgd], epsilon: [0.0001, 1.0e-4]'), 'grid.epsilon[1]: duplicate value 0.0001 (same as grid.epsilon[0])');
+  rejects(t, spec('n: [100], d: [10], m: [4], method: [sgd, sgd]'), 'grid.method[1]: duplicate value "sgd" (same as grid.method[0])');
+  rejects(t, spec('m: [4], method: [sgd]', 'zip: [{ n: 100, d: 10 }, { n: 200, d: 20 }, { n: 100, d: 10 }]'), 'zip[2]: duplicate tuple {"n":100,"d":10} (same as zip[0])');
+  rejects(t, spec(BASE, 'seeds: [1, 2, 1]'), 'seeds[2]: duplicate seed 1 (same as seeds[0])');
+});
+
+test('the width: exactly one of m and rho, m >= 1', (t) => {
+  rejects(t, spec('n: [100], d: [10], m: [4], rho: [1], method: [sgd]'), 'grid.rho: give exactly one of m and rho (m is also given at grid.m)');
+  rejects(t, spec('n: [100], d: [10], method: [sgd]'), 'grid.rho: required: give the width as exactly one of grid.rho (m = ceil(rho n / d)) or grid.m');
+  rejects(t, spec('n: [100], d: [10], m: [4, 0], method: [sgd]'), 'grid.m[1]: expected a positive integer, got 0');
+  rejects(t, spec('n: [100], d: [10], m: [2.5], method: [sgd]'), 'grid.m[0]: expected a positive integer, got 2.5');
+  rejects(t, spec('n: [100], d: [10], rho: [1.0e-12], method: [sgd]'), /^grid\.rho\[0\]: gives m = ceil\(rho n \/ d\) = 0, below 1 \(in the configuration n=100, d=10, rho=1e-12, m=0, method=sgd\)$/);
+  rejects(t, spec('d: [10], m: [4], method: [sgd]'), 'grid.n: required: give n as a grid axis (a list, e.g. n: [100]) or in zip');
+  rejects(t, spec('n: [10], d: [10], m: [4]'), 'grid.method: required: give method as a grid axis (a list, e.g. method: [sgd]) or in zip');
+});
+
+test('a mirrored method at an odd width given directly is rejected, naming the cell', (t) => {
+  rejects(t, spec('n: [100], d: [10], m: [4, 3], method: [sgd, pgd]'),
+    "grid.m[1]: m = 3 is odd, but init mirrored needs an even width (W0 = [W', W']); choose an even m (in the configuration n=100, d=10, m=3, method=pgd)");
+  // an explicit init: mirrored makes sgd mirrored too
+  rejects(t, spec('n: [100], d: [10], m: [5], method: [sgd]', 'methods: { sgd: { init: mirrored } }'), /^grid\.m\[0\]: m = 5 is odd, but init mirrored/);
+  // the same odd width is fine for a LeCun-initialised method
+  t.notThrows(() => parseSpec(spec('n: [100], d: [10], m: [3], method: [sgd, adam]'), 'ok.yaml'));
+});
+
+test('n + nTest beyond what the data source holds is rejected', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'narrowsweep-spec-'));
+  const csv = join(dir, 'small.csv');
+  writeFileSync(csv, `x1,x2,y\n${Array.from({ length: 10 }, (_, i) => `${i},${i * 2},${i % 2}`).join('\n')}\n`);
+  const data = `data: { source: csv, path: ${JSON.stringify(csv)}, labelCol: 2, nTest: 3 }`;
+  t.notThrows(() => parseSpec(spec('n: [5, 7], d: [2], m: [2], method: [sgd]', data), 'ok.yaml'));
+  rejects(t, spec('n: [5, 8], d: [2], m: [2], method: [sgd]', data),
+    'grid.n[1]: n = 8 plus nTest = 3 is more than the data source csv holds (10 samples) (in the configuration n=8, d=2, m=2, method=sgd)');
+  rejects(t, spec('n: [5], d: [3], m: [2], method: [sgd]', data), /^grid\.d\[0\]: d = 3, but the data source csv has 2 features/);
+});
+
+test('every expanded configuration is resolved; errors name the source and the grid position', (t) => {
+  rejects(t, spec('n: [100, 20], d: [10], m: [4], method: [sgd]', 'methods: { sgd: { batch: 50 } }'),
+    'methods.sgd.batch: batch = 50 is larger than n = 20 (in the configuration n=20, d=10, m=4, method=sgd)');
+  rejects(t, spec(BASE, 'methods: { sgd: { lr: fast } }'), 'methods.sgd.lr: expected a positive number, got "fast" (in the configuration n=100, d=10, m=4, method=sgd)');
+  rejects(t, spec(BASE, 'defaults: { momentum: 1.5 }'), 'defaults.momentum: expected a number in [0, 1), got 1.5 (in the configuration n=100, d=10, m=4, method=sgd)');
+  rejects(t, spec(`${BASE}, lr: [0.1, -1]`), 'grid.lr[1]: expected a positive number, got -1 (in the configuration n=100, d=10, m=4, method=sgd, lr=-1)');
+  rejects(t, spec('n: [100], d: [10], m: [4], method: [sgd, pgd], pgd.radius: [1, { relative: -1 }]'),
+    'grid.pgd.radius[1].relative: expected a positive number, got -1 (in the configuration n=100, d=10, m=4, method=pgd, pgd.radius={"relative":-1})');
+  rejects(t, spec('m: [4], method: [lm]', 'zip: { n: [100, 200], d: [10, 20] }\ndefaults: { batch: 10 }'),
+    'defaults.batch: lm is a full-batch method; remove batch (in the configuration m=4, method=lm, n=100, d=10)');
+  rejects(t, spec(BASE, 'budget: { iterations: 1.5 }'), 'budget.iterations: expected a non-negative integer, got 1.5');
+  rejects(t, spec(BASE, 'success: { relLoss: -1 }'), 'success.relLoss: expected a non-negative number, got -1');
+});
+
+test('zip: both forms, equal lengths, and an axis given once', (t) => {
+  const a = parseSpec(spec('m: [4], method: [sgd]', 'zip: [{ n: 100, d: 10 }, { n: 200, d: 20 }]'), 'a.yaml');
+  const b = parseSpec(spec('m: [4], method: [sgd]', 'zip: { n: [100, 200], d: [10, 20] }'), 'b.yaml');
+  t.is(gridSize(a), 2);
+  t.is(gridSize(b), 2);
+  rejects(t, spec('m: [4], method: [sgd]', 'zip: { n: [100, 200], d: [10] }'), 'zip.d: zipped lists must have the same length: 1 values here, 2 in zip.n');
+  rejects(t, spec('m: [4], method: [sgd]', 'zip: [{ n: 100, d: 10 }, { n: 200 }]'), 'zip[1]: every tuple must have the same keys as zip[0] (n, d); missing d');
+  rejects(t, spec('n: [100], m: [4], method: [sgd]', 'zip: [{ n: 100, d: 10 }]'), 'zip[0].n: axis n is given twice (also at grid.n)');
+  rejects(t, spec('m: [4], method: [sgd]', 'zip: [{ n: 100, d: 10, pgd.radius: 1 }]'), 'zip[0].pgd.radius: per-method axes (<method>.<setting>) can only be grid axes, not zipped');
+});
+
+test('ambiguous settings are rejected', (t) => {
+  rejects(t, spec(`${BASE}, lr: [0.1, 0.2]`, 'methods: { sgd: { lr: 0.3 } }'),
+    'methods.sgd.lr: lr is also an axis (grid.lr), which would override it; remove one (to sweep it for one method use grid.sgd.lr)');
+  rejects(t, spec(BASE, 'defaults: { iterations: 5 }\nbudget: { iterations: 10 }'), 'budget.iterations: also given as defaults.iterations; give it once');
+  rejects(t, spec(BASE, 'trials: 2\nseeds: [1, 2]'), 'seeds: give either trials or seeds, not both');
+  rejects(t, spec(`${BASE}, pgd.radius: [1, 2]`), 'grid.pgd.radius: method pgd is not among the methods of this sweep (sgd)');
+  rejects(t, spec('n: [100], d: [10], m: [4], method: [pgd], radius: [1], pgd.radius: [2]'),
+    'grid.pgd.radius: radius is already an axis for every method (grid.radius); use one or the other');
+});
+
+test('two cells that resolve to the same configuration are rejected (their ids would collide)', (t) => {
+  // n/d = 2: rho 0.5 and 1 give m = 1 -> 2 (even) and m = 2 for pgd
+  rejects(t, spec('n: [100], d: [50], rho: [0.5, 1], method: [pgd]'),
+    /^grid\.rho\[1\]: the cells \{n=100, d=50, rho=0\.5, m=2, method=pgd\} and \{n=100, d=50, rho=1, m=2, method=pgd\} are the same configuration/);
+  // sgd's default batch is min(32, n): writing it explicitly is the same run
+  rejects(t, spec(`${BASE}, batch: [null, 32]`), /^grid\.batch\[1\]: the cells \{.*batch=null\} and \{.*batch=32\} are the same configuration/);
+  // ... but the same rho values are fine for a LeCun method, where m is not rounded to even
+  t.notThrows(() => parseSpec(spec('n: [100], d: [50], rho: [0.5, 1], method: [sgd]'), 'ok.yaml'));
+});
+
+test('the file is data only: syntax errors, duplicate keys, unknown tags and non-plain values are errors', (t) => {
+  rejects(t, 'name: t\nname: u\n', /^bad\.yaml: not valid YAML: Map keys must be unique/);
+  rejects(t, 'name: t\ngrid: {n: [100\n', /^bad\.yaml: not valid YAML: /);
+  rejects(t, `name: !!js/function "function () { process.exit(7) }"\ngrid: { ${BASE} }\n`, /^bad\.yaml: not valid YAML: Unresolved tag: tag:yaml\.org,2002:js\/function/);
+  rejects(t, spec(BASE, 'defaults: { lr: .inf }'), 'defaults.lr: expected a finite number, got Infinity');
+  rejects(t, spec(BASE, 'defaults: { lr: !!binary aGVsbG8= }'), 'defaults.lr: expected plain data (text, numbers, true/false, null, lists, mappings), got a Uint8Array');
+  rejects(t, '{"name": "t", "grid": ', /^bad\.json: not valid JSON: /, 'bad.json');
+  rejects(t, spec(BASE), 'bad.toml: expected a .yaml, .yml or .json spec file', 'bad.toml');
+  rejects(t, '- 1\n- 2\n', 'bad.yaml: expected a mapping at the top level (name, data, grid, ...), got [1,2]');
+  rejects(t, spec(BASE).replace('name: t', 'name: ../up'), 'name: expected a folder-safe name (letters, digits, ., _, -; no leading dot), got "../up"');
+  const e = t.throws(() => loadSpec('/nonexistent/spec.yaml'), { instanceOf: ConfigError });
+  t.is(e?.message, '/nonexistent/spec.yaml: cannot read the spec file (ENOENT)');
+});
+
+function cli(cwd: string, ...args: string[]) {
+  return spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8' });
+}
+
+test('narrowsweep plan on a bad spec: exit 2, the message on stderr, nothing written', (t) => {
+  const cwd = mkdtempSync(join(tmpdir(), 'narrowsweep-plan-'));
+  writeFileSync(join(cwd, 'bad.yaml'), spec('n: [100], d: [10], rho: [0.5, 1, two], method: [sgd]'));
+  const r = cli(cwd, 'plan', 'bad.yaml');
+  t.is(r.status, 2);
+  t.is(r.stderr.trim(), 'narrowsweep: grid.rho[2]: expected a positive number, got "two"');
+  t.is(r.stdout, '');
+  t.deepEqual(readdirSync(cwd), ['bad.yaml']);
+});
+
+test('narrowsweep run on a bad spec: exit 2 and no results folder', (t) => {
+  const cwd = mkdtempSync(join(tmpdir(), 'narrowsweep-plan-'));
+  writeFileSync(join(cwd, 'bad.yaml'), spec('n: [100], d: [10], m: [3], method: [pgd]'));
+  const r = cli(cwd, 'run', 'bad.yaml', '--quiet');
+  t.is(r.status, 2);
+  t.regex(r.stderr, /grid\.m\[0\]: m = 3 is odd, but init mirrored needs an even width/);
+  t.deepEqual(readdirSync(cwd), ['bad.yaml']);
+});
+
+test('narrowsweep plan on a good spec prints the size and writes nothing', (t) => {
+  const cwd = mkdtempSync(join(tmpdir(), 'narrowsweep-plan-'));
+  writeFileSync(join(cwd, 'demo.yaml'), DEMO);
+  const r = cli(cwd, 'plan', 'demo.yaml');
+  t.is(r.status, 0, r.stderr);
+  t.regex(r.stdout, /configurations: 400 \(80 cells x 5 seeds\)/);
+  t.regex(r.stdout, /  rho: 5 values \(0\.5, 1, 1\.5, 2, 3\)/);
+  t.regex(r.stdout, /per method: adam 100, lm 100, pgd 100, sgd 100/);
+  t.regex(r.stdout, /estimated CPU time: at most .* upper bound/s);
+  t.deepEqual(readdirSync(cwd), ['demo.yaml']);
+});
