@@ -53,20 +53,24 @@ async function main() {
     return;
   }
   const nodedir = localNodedir();
-  const gypArgs = [nodeGyp, 'rebuild', '--release', '--jobs=max', ...(nodedir ? [`--nodedir=${nodedir}`] : [])];
-  const child = spawn(process.execPath, gypArgs, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
-  // Kept in memory: `rebuild` starts by deleting build/, where the log goes at the end.
+  // configure + build, not rebuild: rebuild deletes build/, which also holds build/kernel.wasm.
   const chunks = [];
-  for (const stream of [child.stdout, child.stderr]) {
-    stream.on('data', (chunk) => {
-      chunks.push(chunk);
-      if (verbose) process.stderr.write(chunk);
+  let code = 0;
+  for (const step of ['configure', 'build']) {
+    const gypArgs = [nodeGyp, step, '--release', ...(step === 'build' ? ['--jobs=max'] : []), ...(nodedir ? [`--nodedir=${nodedir}`] : [])];
+    const child = spawn(process.execPath, gypArgs, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
+    for (const stream of [child.stdout, child.stderr]) {
+      stream.on('data', (chunk) => {
+        chunks.push(chunk);
+        if (verbose) process.stderr.write(chunk);
+      });
+    }
+    code = await new Promise((resolve) => {
+      child.on('error', (err) => { chunks.push(Buffer.from(`spawn error: ${err.message}\n`)); resolve(-1); });
+      child.on('close', (c) => resolve(c ?? -1));
     });
+    if (code !== 0) break;
   }
-  const code = await new Promise((resolve) => {
-    child.on('error', (err) => { chunks.push(Buffer.from(`spawn error: ${err.message}\n`)); resolve(-1); });
-    child.on('close', (c) => resolve(c ?? -1));
-  });
   const text = Buffer.concat(chunks).toString('utf8');
   try {
     mkdirSync(join(root, 'build'), { recursive: true });
