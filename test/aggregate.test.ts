@@ -364,3 +364,28 @@ test('narrowsweep aggregate prints the tables and the phase table; a folder with
   t.regex(r2.stderr, /has no runs\.jsonl/);
   t.deepEqual(readdirSync(empty), []);
 });
+
+test('a journal larger than one read chunk: lines across chunk ends, multibyte text, a corrupt middle line', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'narrowsweep-agg-'));
+  serial = 0;
+  const recs: JournalRecord[] = [];
+  for (let w = 1; w <= 800; w++) recs.push(...records({ method: 'sgd', n: 1000, d: 10, width: w, k: w % 6, R: 5 }, 'm'));
+  recs.forEach((r, i) => { r.result = { ...r.result, message: `é→ "run" ${i}, ✓` }; });
+  writeJournal(dir, recs);
+  t.true(readFileSync(join(dir, 'runs.jsonl')).length > 5 * (1 << 22) / 4, 'more than one 4 MiB chunk');
+  const out = await aggregate(dir);
+  t.is(out.runs, recs.length);
+  const rows = table(readFileSync(join(dir, 'runs.csv'), 'utf8'));
+  t.is(rows.length, recs.length);
+  const byId = new Map(recs.map((r) => [r.id, r]));
+  for (const r of rows) t.is(r.message, String(byId.get(r.id!)!.result.message));
+  const phase = parseCsv(readFileSync(join(dir, 'phase-sgd.csv'), 'utf8').split('\n').slice(1).join('\n'));
+  t.is(phase.length, 801);
+  t.deepEqual(phase[5], ['5', '', '5/5']);
+  t.deepEqual(phase[6], ['6', '', '0/5']);
+  // a bad line that is not the last one is corruption, reported with its line number
+  const lines = readFileSync(join(dir, 'runs.jsonl'), 'utf8').split('\n');
+  lines[2] = lines[2]!.slice(0, 50);
+  writeFileSync(join(dir, 'runs.jsonl'), lines.join('\n'));
+  await t.throwsAsync(() => aggregate(dir), { message: /runs\.jsonl:3: journal line is not valid JSON/ });
+});

@@ -43,11 +43,10 @@
 // measurements (seconds, wallSeconds, ...), which differ between two executions of a sweep; the
 // phase tables, boundary.csv and tables.json depend on the success outcomes only.
 import { join, resolve } from 'node:path';
-import { mkdirSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync } from 'node:fs';
 import type { JournalRecord, AxisValue } from '../sweep/types.js';
 import type { Milestone } from '../core/types.js';
-import { readJournal } from '../sweep/journal.js';
-import { csvText, sig6, writeAtomic } from './csv.js';
+import { AtomicFile, csvLine, csvText, sig6, writeAtomic } from './csv.js';
 import type { Cell } from './csv.js';
 import { wilson, Z95 } from './wilson.js';
 
@@ -135,14 +134,160 @@ function fmt(v: AxisValue | undefined): string {
   return v === null || v === undefined ? '' : String(v);
 }
 
-// ---- the records ----
+// ---- pass 1: scan the journal ----
+//
+// The journal of a big sweep is larger than a JavaScript string can be (10^6 runs are about 2 GB),
+// so it is read in chunks, twice: the first pass keeps a few numbers per record (enough for every
+// table but runs.csv) plus the byte range of its line; the second reads the live lines again, in
+// table order, to write runs.csv row by row. Same rules as readJournal: blank lines are skipped, a
+// torn last line (no newline, not JSON) is ignored, any other bad line is an error.
 
-interface Run {
-  rec: JournalRecord;
-  /** The resolved config (result.resolved, or the record's config when a result lacks it). */
-  cfg: Record<string, unknown>;
-  cell: Record<string, AxisValue>;
-  cellKey: string;
+/** What runs.csv needs to know about a record's fields to choose its columns. */
+interface Shape { configExtra: string[]; dataKeys: string[]; resultExtra: string[]; thresholds: Array<[string, number]> }
+
+interface CellInfo { cell: Record<string, AxisValue>; n: number; d: number; m: number }
+
+interface Scan {
+  /** Records read, in file order. */
+  count: number;
+  /** Indices of the live records (the last of each id), in file order. */
+  live: number[];
+  ids: string[];
+  offset: number[];
+  length: number[];
+  cellIdx: number[];
+  trial: number[];
+  success: boolean[];
+  status: string[];
+  relLoss: number[];
+  iters: number[];
+  secs: number[];
+  s0: number[];
+  s1: number[];
+  eps: number[];
+  itBudget: number[];
+  secBudget: number[];
+  dataIdx: number[];
+  shapeIdx: number[];
+  cells: CellInfo[];
+  dataTexts: string[];
+  shapes: Shape[];
+  tornLine: boolean;
+}
+
+/** Calls `onLine` for every line of `file` (up to its size now) with its byte offset and length. */
+function forEachLine(file: string, onLine: (text: string, offset: number, length: number, lineNo: number, unterminated: boolean) => void): void {
+  if (!existsSync(file)) return;
+  const fd = openSync(file, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const chunk = Buffer.allocUnsafe(1 << 22);
+    let carry = Buffer.alloc(0);
+    let carryStart = 0; // file offset of carry[0]
+    let pos = 0;
+    let lineNo = 0;
+    while (pos < size) {
+      const nread = readSync(fd, chunk, 0, Math.min(chunk.length, size - pos), pos);
+      if (nread <= 0) break;
+      pos += nread;
+      const buf = carry.length ? Buffer.concat([carry, chunk.subarray(0, nread)]) : chunk.subarray(0, nread);
+      let start = 0;
+      for (;;) {
+        const nl = buf.indexOf(0x0a, start);
+        if (nl < 0) break;
+        lineNo++;
+        onLine(buf.toString('utf8', start, nl), carryStart + start, nl - start, lineNo, false);
+        start = nl + 1;
+      }
+      carry = Buffer.from(buf.subarray(start)); // a copy: the chunk is reused
+      carryStart += start;
+    }
+    if (carry.length) onLine(carry.toString('utf8'), carryStart, carry.length, lineNo + 1, true);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function num(x: unknown): number {
+  return typeof x === 'number' ? x : NaN;
+}
+
+/** The resolved config of a record (result.resolved, or the record's config when a result lacks it). */
+function configOf(rec: JournalRecord): Record<string, unknown> {
+  return (rec.result?.resolved ?? rec.config ?? {}) as unknown as Record<string, unknown>;
+}
+
+/** The record's cell, with method, n, d, m filled in from the config when missing. */
+function cellOf(rec: JournalRecord, cfg: Record<string, unknown>): Record<string, AxisValue> {
+  const cell: Record<string, AxisValue> = { ...(rec.cell ?? {}) };
+  if (cell.method === undefined) cell.method = cfg.method as string;
+  for (const k of ['n', 'd', 'm'] as const) if (cell[k] === undefined) cell[k] = cfg[k] as number;
+  return cell;
+}
+
+function describeData(data: unknown): string {
+  if (!data || typeof data !== 'object') return 'unknown';
+  const o = data as Record<string, unknown>;
+  const rest = Object.keys(o).filter((k) => k !== 'source' && o[k] !== undefined).sort().map((k) => `${k} ${scalar(o[k])}`);
+  return `${String(o.source)}${rest.length ? ` (${rest.join(', ')})` : ''}`;
+}
+
+function scanJournal(file: string): Scan {
+  const sc: Scan = {
+    count: 0, live: [], ids: [], offset: [], length: [], cellIdx: [], trial: [], success: [], status: [], relLoss: [],
+    iters: [], secs: [], s0: [], s1: [], eps: [], itBudget: [], secBudget: [], dataIdx: [], shapeIdx: [], cells: [],
+    dataTexts: [], shapes: [], tornLine: false,
+  };
+  const lastOf = new Map<string, number>();
+  const cellIndex = new Map<string, number>();
+  const dataIndex = new Map<string, number>();
+  const shapeIndex = new Map<string, number>();
+  const intern = <T>(map: Map<string, number>, list: T[], key: string, make: () => T): number => {
+    let i = map.get(key);
+    if (i === undefined) { i = list.length; list.push(make()); map.set(key, i); }
+    return i;
+  };
+  forEachLine(file, (text, offset, length, lineNo, unterminated) => {
+    if (text.trim() === '') return;
+    let rec: JournalRecord;
+    try {
+      rec = JSON.parse(text) as JournalRecord;
+    } catch {
+      if (unterminated) { sc.tornLine = true; return; }
+      throw new Error(`${file}:${lineNo}: journal line is not valid JSON (the file is corrupted beyond a torn last line)`);
+    }
+    const i = sc.count++;
+    const cfg = configOf(rec);
+    const res = (rec.result ?? {}) as unknown as Record<string, unknown>;
+    const cell = cellOf(rec, cfg);
+    sc.ids.push(rec.id);
+    lastOf.set(rec.id, i);
+    sc.offset.push(offset);
+    sc.length.push(length);
+    sc.cellIdx.push(intern(cellIndex, sc.cells, stableJson(cell), () => ({ cell, n: cfg.n as number, d: cfg.d as number, m: cfg.m as number })));
+    sc.trial.push(rec.trial);
+    sc.success.push(rec.result?.success === true);
+    sc.status.push(rec.result?.status ?? 'error');
+    sc.relLoss.push(num(res.relLoss));
+    sc.iters.push(num(res.iterations));
+    sc.secs.push(num(res.seconds));
+    sc.s0.push(num(res.sigmaMinJStart));
+    sc.s1.push(num(res.sigmaMinJEnd));
+    sc.eps.push(num(res.epsilon ?? cfg.epsilon));
+    sc.itBudget.push(num(res.iterationBudget ?? cfg.iterations));
+    sc.secBudget.push(num(res.secondsBudget ?? cfg.seconds));
+    const dataText = describeData(cfg.data);
+    sc.dataIdx.push(intern(dataIndex, sc.dataTexts, dataText, () => dataText));
+    const shape: Shape = {
+      configExtra: Object.keys(cfg).filter((k) => !CONFIG_SKIP.has(k) && !CONFIG_ORDER.includes(k)).sort(),
+      dataKeys: cfg.data && typeof cfg.data === 'object' ? Object.keys(cfg.data).sort() : [],
+      resultExtra: Object.entries(res).filter(([k, v]) => !RESULT_ORDER.includes(k) && !RESULT_SKIP.has(k) && (v === null || typeof v !== 'object')).map(([k]) => k).sort(),
+      thresholds: ((rec.result?.milestones ?? []) as Milestone[]).map((ms) => [thresholdLabel(ms.threshold), ms.threshold] as [string, number]),
+    };
+    sc.shapeIdx.push(intern(shapeIndex, sc.shapes, JSON.stringify(shape), () => shape));
+  });
+  for (let i = 0; i < sc.count; i++) if (lastOf.get(sc.ids[i]!) === i) sc.live.push(i);
+  return sc;
 }
 
 /** Axes that identify a phase-table position; every other axis of a method's cells is a row-group key. */
@@ -162,24 +307,7 @@ function compareCells(keys: string[], a: Record<string, AxisValue>, b: Record<st
   return 0;
 }
 
-function loadRuns(dir: string): { runs: Run[]; duplicates: number; tornLine: boolean } {
-  const { records, tornLine } = readJournal(join(dir, JOURNAL_FILE));
-  const byId = new Map<string, JournalRecord>();
-  for (const r of records) byId.set(r.id, r); // the last record of an id wins
-  const runs: Run[] = [];
-  for (const rec of byId.values()) {
-    const cfg = (rec.result?.resolved ?? rec.config) as unknown as Record<string, unknown>;
-    const cell: Record<string, AxisValue> = { ...(rec.cell ?? {}) };
-    if (cell.method === undefined) cell.method = cfg.method as string;
-    for (const k of ['n', 'd', 'm'] as const) if (cell[k] === undefined) cell[k] = cfg[k] as number;
-    runs.push({ rec, cfg, cell, cellKey: stableJson(cell) });
-  }
-  const keys = orderKeys(runs.flatMap((r) => Object.keys(r.cell)));
-  runs.sort((a, b) => compareCells(keys, a.cell, b.cell) || a.rec.trial - b.rec.trial || (a.rec.id < b.rec.id ? -1 : a.rec.id > b.rec.id ? 1 : 0));
-  return { runs, duplicates: records.length - byId.size, tornLine: tornLine !== null };
-}
-
-// ---- runs.csv ----
+// ---- runs.csv (pass 2) ----
 
 /** Resolved config fields in their usual order; unknown extra fields follow, sorted. */
 const CONFIG_ORDER = [
@@ -197,20 +325,21 @@ const RESULT_ORDER = [
 ];
 const RESULT_SKIP = new Set(['resolved', 'curve', 'milestones']);
 
-function runsTable(runs: Run[]): { header: string[]; rows: Cell[][] } {
+/**
+ * Writes runs.csv: the live records in table order (cell, then trial, then id), each line read
+ * again from the journal. Columns are the union over the live records' shapes.
+ */
+function writeRunsCsv(file: string, journal: string, sc: Scan, order: number[]): void {
   const configExtra = new Set<string>();
   const dataKeys = new Set<string>();
   const resultExtra = new Set<string>();
   const thresholds = new Map<string, number>();
-  for (const r of runs) {
-    for (const k of Object.keys(r.cfg)) if (!CONFIG_SKIP.has(k) && !CONFIG_ORDER.includes(k)) configExtra.add(k);
-    const data = r.cfg.data;
-    if (data && typeof data === 'object') for (const k of Object.keys(data)) dataKeys.add(k);
-    const res = (r.rec.result ?? {}) as unknown as Record<string, unknown>;
-    for (const [k, v] of Object.entries(res)) {
-      if (!RESULT_ORDER.includes(k) && !RESULT_SKIP.has(k) && (v === null || typeof v !== 'object')) resultExtra.add(k);
-    }
-    for (const ms of (r.rec.result?.milestones ?? []) as Milestone[]) thresholds.set(thresholdLabel(ms.threshold), ms.threshold);
+  for (const si of new Set(sc.live.map((i) => sc.shapeIdx[i]!))) {
+    const sh = sc.shapes[si]!;
+    sh.configExtra.forEach((k) => configExtra.add(k));
+    sh.dataKeys.forEach((k) => dataKeys.add(k));
+    sh.resultExtra.forEach((k) => resultExtra.add(k));
+    sh.thresholds.forEach(([label, t]) => thresholds.set(label, t));
   }
   const configCols = [...CONFIG_ORDER, ...[...configExtra].sort()];
   const dataCols = ['source', 'labels', ...[...dataKeys].filter((k) => k !== 'source' && k !== 'labels').sort()];
@@ -222,26 +351,41 @@ function runsTable(runs: Run[]): { header: string[]; rows: Cell[][] } {
     ...resultCols, ...ms.flatMap(([label]) => [`itersTo${label}`, `secondsTo${label}`]),
     'wallSeconds', 'host', 'startedAt', 'finishedAt', 'version', 'coreVersion', 'nodeVersion',
   ];
-  const rows: Cell[][] = runs.map((r) => {
-    const c = r.cfg;
-    const res = (r.rec.result ?? {}) as unknown as Record<string, unknown>;
-    const data = (c.data ?? {}) as Record<string, unknown>;
-    const n = c.n as number;
-    const d = c.d as number;
-    const m = c.m as number;
-    const byThreshold = new Map<string, Milestone>();
-    for (const x of (r.rec.result?.milestones ?? []) as Milestone[]) byThreshold.set(thresholdLabel(x.threshold), x);
-    return [
-      r.rec.id, r.rec.trial, scalar(c.seed), scalar(c.method), n, d, m, scalar(r.cell.rho), (m * d) / n,
-      ...dataCols.map((k) => scalar(data[k])), ...configCols.map((k) => scalar(c[k])),
-      scalar(c.engine), scalar(c.dtype),
-      ...resultCols.map((k) => scalar(res[k])),
-      ...ms.flatMap(([label]) => [scalar(byThreshold.get(label)?.iteration), scalar(byThreshold.get(label)?.seconds)]),
-      scalar(r.rec.wallSeconds), scalar(r.rec.host), scalar(r.rec.startedAt), scalar(r.rec.finishedAt),
-      scalar(r.rec.versions?.narrowsweep), scalar(r.rec.versions?.core), scalar(r.rec.versions?.node),
-    ];
-  });
-  return { header, rows };
+  const out = new AtomicFile(file);
+  const fd = order.length ? openSync(journal, 'r') : -1;
+  try {
+    out.write(csvLine(header));
+    let buf = Buffer.allocUnsafe(1 << 16);
+    for (const i of order) {
+      const len = sc.length[i]!;
+      if (buf.length < len) buf = Buffer.allocUnsafe(len * 2);
+      readSync(fd, buf, 0, len, sc.offset[i]!);
+      const rec = JSON.parse(buf.toString('utf8', 0, len)) as JournalRecord;
+      const c = configOf(rec);
+      const res = (rec.result ?? {}) as unknown as Record<string, unknown>;
+      const data = (c.data ?? {}) as Record<string, unknown>;
+      const n = c.n as number;
+      const d = c.d as number;
+      const m = c.m as number;
+      const byThreshold = new Map<string, Milestone>();
+      for (const x of (rec.result?.milestones ?? []) as Milestone[]) byThreshold.set(thresholdLabel(x.threshold), x);
+      out.write(csvLine([
+        rec.id, rec.trial, scalar(c.seed), scalar(c.method), n, d, m, scalar(rec.cell?.rho), (m * d) / n,
+        ...dataCols.map((k) => scalar(data[k])), ...configCols.map((k) => scalar(c[k])),
+        scalar(c.engine), scalar(c.dtype),
+        ...resultCols.map((k) => scalar(res[k])),
+        ...ms.flatMap(([label]) => [scalar(byThreshold.get(label)?.iteration), scalar(byThreshold.get(label)?.seconds)]),
+        scalar(rec.wallSeconds), scalar(rec.host), scalar(rec.startedAt), scalar(rec.finishedAt),
+        scalar(rec.versions?.narrowsweep), scalar(rec.versions?.core), scalar(rec.versions?.node),
+      ]));
+    }
+    out.commit();
+  } catch (e) {
+    out.abort();
+    throw e;
+  } finally {
+    if (fd >= 0) closeSync(fd);
+  }
 }
 
 // ---- cells ----
@@ -266,44 +410,38 @@ interface CellStats {
   sigmaMinJEnd: number | null;
 }
 
-function describeData(data: unknown): string {
-  if (!data || typeof data !== 'object') return 'unknown';
-  const o = data as Record<string, unknown>;
-  const rest = Object.keys(o).filter((k) => k !== 'source' && o[k] !== undefined).sort().map((k) => `${k} ${scalar(o[k])}`);
-  return `${String(o.source)}${rest.length ? ` (${rest.join(', ')})` : ''}`;
-}
-
-function cellStats(runs: Run[]): CellStats[] {
-  const groups = new Map<string, Run[]>();
-  for (const r of runs) {
-    const g = groups.get(r.cellKey);
-    if (g) g.push(r); else groups.set(r.cellKey, [r]);
+function cellStats(sc: Scan): CellStats[] {
+  const groups = new Map<number, number[]>();
+  for (const i of sc.live) {
+    const c = sc.cellIdx[i]!;
+    const g = groups.get(c);
+    if (g) g.push(i); else groups.set(c, [i]);
   }
+  const distinct = (g: number[], xs: number[]) => [...new Set(g.map((i) => xs[i]!).filter(finite))].sort((a, b) => a - b);
   const out: CellStats[] = [];
-  for (const g of groups.values()) {
-    const first = g[0]!;
-    const results = g.map((r) => r.rec.result);
-    const ok = results.filter((x) => x?.success === true);
+  for (const [c, g] of groups) {
+    const info = sc.cells[c]!;
+    const ok = g.filter((i) => sc.success[i]);
     const statuses: Record<string, number> = {};
-    for (const x of results) statuses[x?.status ?? 'error'] = (statuses[x?.status ?? 'error'] ?? 0) + 1;
+    for (const i of g) statuses[sc.status[i]!] = (statuses[sc.status[i]!] ?? 0) + 1;
     out.push({
-      cell: first.cell,
-      method: String(first.cell.method),
-      n: first.cfg.n as number,
-      d: first.cfg.d as number,
-      m: first.cfg.m as number,
+      cell: info.cell,
+      method: String(info.cell.method),
+      n: info.n,
+      d: info.d,
+      m: info.m,
       trials: g.length,
       successes: ok.length,
       statuses,
-      epsilon: [...new Set(results.map((x) => x?.epsilon ?? (first.cfg.epsilon as number)).filter(finite))].sort((a, b) => a - b),
-      data: [...new Set(g.map((r) => describeData(r.cfg.data)))].sort(),
-      iterations: [...new Set(results.map((x) => x?.iterationBudget ?? (first.cfg.iterations as number)).filter(finite))].sort((a, b) => a - b),
-      seconds: [...new Set(results.map((x) => x?.secondsBudget ?? (first.cfg.seconds as number)).filter(finite))].sort((a, b) => a - b),
-      medianRelLoss: median(results.map((x) => x?.relLoss).filter(finite)),
-      medianItersToSuccess: median(ok.map((x) => x.iterations).filter(finite)),
-      medianSecondsToSuccess: median(ok.map((x) => x.seconds).filter(finite)),
-      sigmaMinJStart: median(results.map((x) => x?.sigmaMinJStart).filter(finite)),
-      sigmaMinJEnd: median(results.map((x) => x?.sigmaMinJEnd).filter(finite)),
+      epsilon: distinct(g, sc.eps),
+      data: [...new Set(g.map((i) => sc.dataTexts[sc.dataIdx[i]!]!))].sort(),
+      iterations: distinct(g, sc.itBudget),
+      seconds: distinct(g, sc.secBudget),
+      medianRelLoss: median(g.map((i) => sc.relLoss[i]!).filter(finite)),
+      medianItersToSuccess: median(ok.map((i) => sc.iters[i]!).filter(finite)),
+      medianSecondsToSuccess: median(ok.map((i) => sc.secs[i]!).filter(finite)),
+      sigmaMinJStart: median(g.map((i) => sc.s0[i]!).filter(finite)),
+      sigmaMinJEnd: median(g.map((i) => sc.s1[i]!).filter(finite)),
     });
   }
   return out;
@@ -504,7 +642,8 @@ function safeName(method: string): string {
  */
 export async function aggregate(dir: string): Promise<AggregateOutput> {
   mkdirSync(dir, { recursive: true });
-  const { runs, duplicates, tornLine } = loadRuns(dir);
+  const journal = join(dir, JOURNAL_FILE);
+  const sc = scanJournal(journal);
   const files: string[] = [];
   const write = (name: string, text: string) => {
     const p = join(dir, name);
@@ -512,11 +651,18 @@ export async function aggregate(dir: string): Promise<AggregateOutput> {
     files.push(p);
   };
 
-  const rt = runsTable(runs);
-  write('runs.csv', csvText(rt.header, rt.rows));
+  // Table order of the cells, then of the runs (cell, trial, id).
+  const keys = orderKeys(sc.cells.flatMap((c) => Object.keys(c.cell)));
+  const cellOrder = sc.cells.map((_, k) => k).sort((a, b) => compareCells(keys, sc.cells[a]!.cell, sc.cells[b]!.cell));
+  const cellRank = new Array<number>(sc.cells.length);
+  cellOrder.forEach((c, r) => { cellRank[c] = r; });
+  const runOrder = [...sc.live].sort((a, b) => cellRank[sc.cellIdx[a]!]! - cellRank[sc.cellIdx[b]!]! ||
+    sc.trial[a]! - sc.trial[b]! || (sc.ids[a]! < sc.ids[b]! ? -1 : sc.ids[a]! > sc.ids[b]! ? 1 : 0));
+  const runsFile = join(dir, 'runs.csv');
+  writeRunsCsv(runsFile, journal, sc, runOrder);
+  files.push(runsFile);
 
-  const cells = cellStats(runs);
-  const keys = orderKeys(cells.flatMap((c) => Object.keys(c.cell)));
+  const cells = cellStats(sc);
   cells.sort((a, b) => compareCells(keys, a.cell, b.cell));
   const st = summaryTable(cells, keys);
   write('summary.csv', csvText(st.header, st.rows));
@@ -534,7 +680,7 @@ export async function aggregate(dir: string): Promise<AggregateOutput> {
   const sidecar = {
     about: 'narrowsweep tables (see src/report/aggregate.ts for every column). Phase cells are k/R = successes / finished runs.',
     journal: JOURNAL_FILE,
-    runs: runs.length,
+    runs: sc.live.length,
     successRule: 'success = relLoss <= epsilon (METHOD.md section 5)',
     epsilon: all((c) => c.epsilon),
     data: all((c) => c.data),
@@ -564,7 +710,7 @@ export async function aggregate(dir: string): Promise<AggregateOutput> {
     return phaseText(t);
   };
   return {
-    dir: resolve(dir), files, runs: runs.length, duplicates, tornLine, methods, headlineMethod,
+    dir: resolve(dir), files, runs: sc.live.length, duplicates: sc.count - sc.live.length, tornLine: sc.tornLine, methods, headlineMethod,
     phase: headlineMethod === null ? null : formatPhaseTable(headlineMethod), formatPhaseTable,
   };
 }

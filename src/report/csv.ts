@@ -1,5 +1,5 @@
 // CSV writing shared by the tables: RFC 4180 quoting, deterministic number text, atomic files.
-import { renameSync, writeFileSync, unlinkSync } from 'node:fs';
+import { closeSync, openSync, renameSync, writeFileSync, writeSync, unlinkSync } from 'node:fs';
 
 export type Cell = string | number | boolean | null | undefined;
 
@@ -20,11 +20,14 @@ export function csvField(x: Cell): string {
   return /[",\r\n]|^\s|\s$/.test(x) ? `"${x.replace(/"/g, '""')}"` : x;
 }
 
+/** One row with its `\n`. */
+export function csvLine(row: Cell[]): string {
+  return `${row.map(csvField).join(',')}\n`;
+}
+
 /** Header row plus rows, `\n` line ends, a final newline. */
 export function csvText(header: string[], rows: Cell[][]): string {
-  const lines = [header.map(csvField).join(',')];
-  for (const r of rows) lines.push(r.map(csvField).join(','));
-  return `${lines.join('\n')}\n`;
+  return csvLine(header) + rows.map(csvLine).join('');
 }
 
 /** A statistic rounded to 6 significant digits (fixed formatting across runs and platforms). */
@@ -45,5 +48,42 @@ export function writeAtomic(file: string, text: string): void {
   } catch (e) {
     try { unlinkSync(tmp); } catch { /* already gone */ }
     throw e;
+  }
+}
+
+/** A file written in pieces and published atomically by `commit` (tmp file, then rename). */
+export class AtomicFile {
+  private readonly tmp: string;
+  private fd: number;
+  private pending: string[] = [];
+  private pendingLength = 0;
+
+  constructor(private readonly file: string) {
+    this.tmp = `${file}.tmp-${process.pid}`;
+    this.fd = openSync(this.tmp, 'w');
+  }
+
+  write(text: string): void {
+    this.pending.push(text);
+    this.pendingLength += text.length;
+    if (this.pendingLength >= 1 << 20) this.flush();
+  }
+
+  private flush(): void {
+    if (this.pending.length) writeSync(this.fd, this.pending.join(''));
+    this.pending = [];
+    this.pendingLength = 0;
+  }
+
+  commit(): void {
+    this.flush();
+    closeSync(this.fd);
+    this.fd = -1;
+    renameSync(this.tmp, this.file);
+  }
+
+  abort(): void {
+    if (this.fd >= 0) { try { closeSync(this.fd); } catch { /* closed */ } this.fd = -1; }
+    try { unlinkSync(this.tmp); } catch { /* already gone */ }
   }
 }
