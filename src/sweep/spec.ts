@@ -29,19 +29,29 @@
 //     methods:                       # settings for one method; override `defaults`
 //       sgd: { lr: 0.05, batch: 32 }
 //       pgd: { lr: auto, radius: auto, outputScale: 10 }
-//     runTimeout: 120                # optional: seconds before the coordinator aborts one run (default: none given)
+//     runTimeout: 120                # optional: hard limit of one run in seconds (`run --run-timeout` overrides it;
+//                                    #   without either the coordinator uses 2 x the run's seconds budget + 30)
 //
 // Rules:
 // - Axes (in `grid` or `zip`): any RunConfig field except `seed` (use `trials` / `seeds`), plus `rho`,
 //   plus `<method>.<setting>` in `grid` for one method's settings. `method`, `n`, `d` and exactly one of
 //   `m` / `rho` must be axes (a single value is a one-element list). An axis appears once (grid or zip).
+//   Object values are allowed where the field takes one (radius: { relative: 0.5 }, data: {...}); the
+//   run's `cell` then shows them as canonical JSON text.
+// - Order of the runs: trial-major (every cell at the first seed, then the next seed, ...); within a
+//   trial the first grid axis varies slowest, zipped groups come after the grid axes, per-method axes
+//   vary fastest.
 // - Precedence, lowest first: `defaults` (with `budget`, `success`), `methods.<method>`, then the axes.
 //   A setting may not be both an axis and set in `methods.<method>` for a method on that axis (ambiguous),
 //   nor both in `defaults` and `budget`/`success`.
-// - rho: m = ceil(rho n / d - 1e-9 relative tolerance), so rho = 1.5, n = 200, d = 10 gives exactly 30.
+// - rho: m = ceil(rho n / d), except that a product within 1e-9 (relative) of an integer counts as that
+//   integer (floating point: rho = 0.3, n = 100, d = 10 gives 3, and 1.5, 200, 10 gives exactly 30); then
+//   +1 if odd and the run's init is mirrored. Two rho values that give the same m are an error (below).
+// - `defaults` and `methods.<method>` take settings only: method, n, d, m, rho and seed are axes, and the
+//   data is the top-level `data` (or a `data` axis). Settings for a method not in the sweep are ignored.
 // - Validation is total and pure (nothing is written): unknown keys (the allowed ones are listed),
 //   duplicate axis values or zip tuples, m < 1, an odd m given directly for a mirrored init, n + nTest
-//   beyond what the data source holds, two cells that resolve to the same configuration (e.g. two rho
+//   beyond what the data source holds, d different from the features of an mnist/csv source, two cells that resolve to the same configuration (e.g. two rho
 //   values rounding to the same m), and every RunConfig error of every expanded cell, each reported as
 //   `<path>: <what was expected>` with the grid position. Numbers are compared as values (1e-4 == 0.0001).
 import { readFileSync } from 'node:fs';
