@@ -389,3 +389,23 @@ test('a journal larger than one read chunk: lines across chunk ends, multibyte t
   writeFileSync(join(dir, 'runs.jsonl'), lines.join('\n'));
   await t.throwsAsync(() => aggregate(dir), { message: /runs\.jsonl:3: journal line is not valid JSON/ });
 });
+
+test('an epsilon axis is a row-group key and appears once in summary.csv', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'narrowsweep-agg-'));
+  serial = 0;
+  const recs: JournalRecord[] = [];
+  for (const epsilon of [1e-2, 1e-4]) {
+    for (const rho of [1, 2]) recs.push(...records({ method: 'pgd', n: 100, d: 10, width: rho, k: epsilon === 1e-2 ? 4 : 1, R: 5, extra: { epsilon } }, 'rho'));
+  }
+  writeJournal(dir, recs);
+  await aggregate(dir);
+  const summary = table(readFileSync(join(dir, 'summary.csv'), 'utf8')); // throws on duplicate column names
+  t.is(summary.length, 4);
+  t.deepEqual(summary.map((r) => `${r.rho}|${r.epsilon}`), ['1|0.0001', '1|0.01', '2|0.0001', '2|0.01']); // position keys first
+  const phase = parseCsv(readFileSync(join(dir, 'phase-pgd.csv'), 'utf8').split('\n').slice(1).join('\n'));
+  t.deepEqual(phase, [
+    ['epsilon', 'rho', 'mark', 'n=100;d=10'],
+    ['0.0001', '1', 'counting-bound', '1/5'], ['0.0001', '2', 'theorem-1', '1/5'],
+    ['0.01', '1', 'counting-bound', '4/5'], ['0.01', '2', 'theorem-1', '4/5'],
+  ]);
+});

@@ -450,14 +450,17 @@ function cellStats(sc: Scan): CellStats[] {
 const NON_OK = ['diverged', 'timeout', 'error', 'oom'];
 
 function summaryTable(cells: CellStats[], keys: string[]): { header: string[]; rows: Cell[][] } {
+  const epsAxis = keys.includes('epsilon');
   const header = [
-    ...keys, 'rhoActual', 'epsilon', 'trials', 'successes', 'rate', 'wilsonLow', 'wilsonHigh', ...NON_OK,
+    // epsilon is written once: as an axis when the grid varies it, else after rhoActual
+    ...keys, 'rhoActual', ...(epsAxis ? [] : ['epsilon']), 'trials', 'successes', 'rate', 'wilsonLow', 'wilsonHigh', ...NON_OK,
     'medianRelLoss', 'medianItersToSuccess', 'medianSecondsToSuccess', 'sigmaMinJStart', 'sigmaMinJEnd',
   ];
   const rows = cells.map((c) => {
     const w = wilson(c.successes, c.trials);
     return [
-      ...keys.map((k) => c.cell[k] ?? null), (c.m * c.d) / c.n, c.epsilon.length === 1 ? c.epsilon[0]! : c.epsilon.join(' '),
+      ...keys.map((k) => c.cell[k] ?? null), (c.m * c.d) / c.n,
+      ...(epsAxis ? [] : [c.epsilon.length === 1 ? c.epsilon[0]! : c.epsilon.join(' ')]),
       c.trials, c.successes, sig6(c.successes / c.trials), sig6(w.low), sig6(w.high),
       ...NON_OK.map((s) => c.statuses[s] ?? 0),
       sig6(c.medianRelLoss), sig6(c.medianItersToSuccess), sig6(c.medianSecondsToSuccess), sig6(c.sigmaMinJStart), sig6(c.sigmaMinJEnd),
