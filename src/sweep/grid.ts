@@ -13,20 +13,20 @@ import type { AxisValue, GridEntry } from './types.js';
 import type { Factor, Json, Spec } from './spec.js';
 
 // Sorted key order of the last wide object seen: resolved configs all share one key order, so
-// the sort runs once instead of once per configuration.
-let lastKeys: string[] = [];
-let lastSorted: string[] = [];
-function sortedKeys(o: object): string[] {
-  const keys = Object.keys(o);
-  if (keys.length < 8) return keys.sort();
-  if (keys.length === lastKeys.length) {
+// the sort runs once instead of once per configuration. `frag*` remember, per key, the last
+// primitive value and its `"key":value` text: consecutive configs differ in a few fields only.
+interface WideKeys { keys: string[]; sorted: string[]; fragValue: unknown[]; fragText: string[] }
+let lastWide: WideKeys = { keys: [], sorted: [], fragValue: [], fragText: [] };
+function wideKeys(keys: string[]): WideKeys {
+  const last = lastWide;
+  if (keys.length === last.keys.length) {
     let same = true;
-    for (let i = 0; i < keys.length; i++) if (keys[i] !== lastKeys[i]) { same = false; break; }
-    if (same) return lastSorted;
+    for (let i = 0; i < keys.length; i++) if (keys[i] !== last.keys[i]) { same = false; break; }
+    if (same) return last;
   }
-  lastKeys = keys;
-  lastSorted = [...keys].sort();
-  return lastSorted;
+  const sorted = [...keys].sort();
+  lastWide = { keys, sorted, fragValue: sorted.map(() => undefined), fragText: sorted.map(() => '') };
+  return lastWide;
 }
 
 // JSON.stringify of short strings is surprisingly slow next to a Map lookup; configs repeat a
@@ -70,14 +70,31 @@ export function canonicalJson(x: unknown, omitTopKey?: string): string {
         return s + ']';
       }
       const o = x as Record<string, unknown>;
-      const keys = sortedKeys(o);
+      const own = Object.keys(o);
       let s = '{';
       let first = true;
-      for (let i = 0; i < keys.length; i++) {
-        const k = keys[i]!;
+      if (own.length < 8) {
+        own.sort();
+        for (let i = 0; i < own.length; i++) {
+          const k = own[i]!;
+          const v = o[k];
+          if (v === undefined || k === omitTopKey) continue;
+          s += (first ? '' : ',') + keyJson(k) + canonicalJson(v);
+          first = false;
+        }
+        return s + '}';
+      }
+      const w = wideKeys(own);
+      const { sorted, fragValue, fragText } = w;
+      for (let i = 0; i < sorted.length; i++) {
+        const k = sorted[i]!;
         const v = o[k];
         if (v === undefined || k === omitTopKey) continue;
-        s += (first ? '' : ',') + keyJson(k) + canonicalJson(v);
+        let frag: string;
+        if (v !== null && typeof v === 'object') frag = keyJson(k) + canonicalJson(v);
+        else if (fragValue[i] === v && fragText[i] !== '') frag = fragText[i]!;
+        else { frag = keyJson(k) + canonicalJson(v); fragValue[i] = v; fragText[i] = frag; }
+        s += (first ? '' : ',') + frag;
         first = false;
       }
       return s + '}';
