@@ -173,6 +173,7 @@ test('the file is data only: syntax errors, duplicate keys, unknown tags and non
   rejects(t, spec(BASE, 'defaults: { lr: .inf }'), 'defaults.lr: expected a finite number, got Infinity');
   rejects(t, spec(BASE, 'defaults: { lr: !!binary aGVsbG8= }'), 'defaults.lr: expected plain data (text, numbers, true/false, null, lists, mappings), got a Uint8Array');
   rejects(t, '{"name": "t", "grid": ', /^bad\.json: not valid JSON: /, 'bad.json');
+  rejects(t, '{"name": "t", "name": "u"}', /^bad\.json: not valid JSON: Map keys must be unique/, 'bad.json');
   rejects(t, spec(BASE), 'bad.toml: expected a .yaml, .yml or .json spec file', 'bad.toml');
   rejects(t, '- 1\n- 2\n', 'bad.yaml: expected a mapping at the top level (name, data, grid, ...), got [1,2]');
   rejects(t, spec(BASE).replace('name: t', 'name: ../up'), 'name: expected a folder-safe name (letters, digits, ., _, -; no leading dot), got "../up"');

@@ -319,6 +319,9 @@ export function parseSpec(text: string, file: string): Spec {
   let doc: unknown;
   if (ext === '.json') {
     try { doc = JSON.parse(text); } catch (e) { throw new ConfigError('', `${file}: not valid JSON: ${(e as Error).message}`); }
+    // JSON.parse keeps the last of two equal keys silently; JSON is YAML, so let the YAML parser check.
+    const dup = parseDocument(text, { schema: 'json', uniqueKeys: true, prettyErrors: true }).errors.find((e) => e.code === 'DUPLICATE_KEY');
+    if (dup) throw new ConfigError('', `${file}: not valid JSON: ${dup.message}`);
   } else if (ext === '.yaml' || ext === '.yml') {
     // Data only: the core schema has no code-bearing tags, an unknown tag is an error (not a
     // warning), duplicate keys are rejected and aliases are bounded.
