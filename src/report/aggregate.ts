@@ -175,37 +175,36 @@ interface Scan {
   tornLine: boolean;
 }
 
-/** Calls `onLine` for every line of `file` (up to its size now) with its byte offset and length. */
-function forEachLine(file: string, onLine: (text: string, offset: number, length: number, lineNo: number, unterminated: boolean) => void): void {
-  if (!existsSync(file)) return;
-  const fd = openSync(file, 'r');
-  try {
-    const size = fstatSync(fd).size;
-    const chunk = Buffer.allocUnsafe(1 << 22);
-    let carry = Buffer.alloc(0);
-    let carryStart = 0; // file offset of carry[0]
-    let pos = 0;
-    let lineNo = 0;
-    while (pos < size) {
-      const nread = readSync(fd, chunk, 0, Math.min(chunk.length, size - pos), pos);
-      if (nread <= 0) break;
-      pos += nread;
-      const buf = carry.length ? Buffer.concat([carry, chunk.subarray(0, nread)]) : chunk.subarray(0, nread);
-      let start = 0;
-      for (;;) {
-        const nl = buf.indexOf(0x0a, start);
-        if (nl < 0) break;
-        lineNo++;
-        onLine(buf.toString('utf8', start, nl), carryStart + start, nl - start, lineNo, false);
-        start = nl + 1;
-      }
-      carry = Buffer.from(buf.subarray(start)); // a copy: the chunk is reused
-      carryStart += start;
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Calls `onLine` for every line of the open file `fd` (up to its size now) with its byte offset and length. */
+async function forEachLine(fd: number, onLine: (text: string, offset: number, length: number, lineNo: number, unterminated: boolean) => void): Promise<void> {
+  const size = fstatSync(fd).size;
+  const chunk = Buffer.allocUnsafe(1 << 22);
+  let carry = Buffer.alloc(0);
+  let carryStart = 0; // file offset of carry[0]
+  let pos = 0;
+  let lineNo = 0;
+  while (pos < size) {
+    const nread = readSync(fd, chunk, 0, Math.min(chunk.length, size - pos), pos);
+    if (nread <= 0) break;
+    pos += nread;
+    const buf = carry.length ? Buffer.concat([carry, chunk.subarray(0, nread)]) : chunk.subarray(0, nread);
+    let start = 0;
+    for (;;) {
+      const nl = buf.indexOf(0x0a, start);
+      if (nl < 0) break;
+      lineNo++;
+      onLine(buf.toString('utf8', start, nl), carryStart + start, nl - start, lineNo, false);
+      start = nl + 1;
     }
-    if (carry.length) onLine(carry.toString('utf8'), carryStart, carry.length, lineNo + 1, true);
-  } finally {
-    closeSync(fd);
+    carry = Buffer.from(buf.subarray(start)); // a copy: the chunk is reused
+    carryStart += start;
+    await yieldToEventLoop(); // a sweep refreshing its tables mid-run keeps running meanwhile
   }
+  if (carry.length) onLine(carry.toString('utf8'), carryStart, carry.length, lineNo + 1, true);
 }
 
 function num(x: unknown): number {
@@ -232,7 +231,8 @@ function describeData(data: unknown): string {
   return `${String(o.source)}${rest.length ? ` (${rest.join(', ')})` : ''}`;
 }
 
-function scanJournal(file: string): Scan {
+/** Pass 1 over the journal open as `fd` (`file` names it in messages). */
+async function scanJournal(fd: number, file: string): Promise<Scan> {
   const sc: Scan = {
     count: 0, live: [], ids: [], offset: [], length: [], cellIdx: [], trial: [], success: [], status: [], relLoss: [],
     iters: [], secs: [], s0: [], s1: [], eps: [], itBudget: [], secBudget: [], dataIdx: [], shapeIdx: [], cells: [],
@@ -247,7 +247,7 @@ function scanJournal(file: string): Scan {
     if (i === undefined) { i = list.length; list.push(make()); map.set(key, i); }
     return i;
   };
-  forEachLine(file, (text, offset, length, lineNo, unterminated) => {
+  if (fd >= 0) await forEachLine(fd, (text, offset, length, lineNo, unterminated) => {
     if (text.trim() === '') return;
     let rec: JournalRecord;
     try {
@@ -329,7 +329,7 @@ const RESULT_SKIP = new Set(['resolved', 'curve', 'milestones']);
  * Writes runs.csv: the live records in table order (cell, then trial, then id), each line read
  * again from the journal. Columns are the union over the live records' shapes.
  */
-function writeRunsCsv(file: string, journal: string, sc: Scan, order: number[]): void {
+async function writeRunsCsv(file: string, fd: number, sc: Scan, order: number[]): Promise<void> {
   const configExtra = new Set<string>();
   const dataKeys = new Set<string>();
   const resultExtra = new Set<string>();
@@ -352,11 +352,12 @@ function writeRunsCsv(file: string, journal: string, sc: Scan, order: number[]):
     'wallSeconds', 'host', 'startedAt', 'finishedAt', 'version', 'coreVersion', 'nodeVersion',
   ];
   const out = new AtomicFile(file);
-  const fd = order.length ? openSync(journal, 'r') : -1;
   try {
     out.write(csvLine(header));
     let buf = Buffer.allocUnsafe(1 << 16);
+    let written = 0;
     for (const i of order) {
+      if (++written % 2000 === 0) await yieldToEventLoop();
       const len = sc.length[i]!;
       if (buf.length < len) buf = Buffer.allocUnsafe(len * 2);
       readSync(fd, buf, 0, len, sc.offset[i]!);
@@ -383,8 +384,6 @@ function writeRunsCsv(file: string, journal: string, sc: Scan, order: number[]):
   } catch (e) {
     out.abort();
     throw e;
-  } finally {
-    if (fd >= 0) closeSync(fd);
   }
 }
 
@@ -646,7 +645,18 @@ function safeName(method: string): string {
 export async function aggregate(dir: string): Promise<AggregateOutput> {
   mkdirSync(dir, { recursive: true });
   const journal = join(dir, JOURNAL_FILE);
-  const sc = scanJournal(journal);
+  // One descriptor for both passes, so the byte offsets of pass 1 hold in pass 2 even if the
+  // journal file is replaced meanwhile (appends only extend it; pass 1 stops at its size then).
+  const fd = existsSync(journal) ? openSync(journal, 'r') : -1;
+  try {
+    return await aggregateFrom(dir, journal, fd);
+  } finally {
+    if (fd >= 0) closeSync(fd);
+  }
+}
+
+async function aggregateFrom(dir: string, journal: string, fd: number): Promise<AggregateOutput> {
+  const sc = await scanJournal(fd, journal);
   const files: string[] = [];
   const write = (name: string, text: string) => {
     const p = join(dir, name);
@@ -662,7 +672,7 @@ export async function aggregate(dir: string): Promise<AggregateOutput> {
   const runOrder = [...sc.live].sort((a, b) => cellRank[sc.cellIdx[a]!]! - cellRank[sc.cellIdx[b]!]! ||
     sc.trial[a]! - sc.trial[b]! || (sc.ids[a]! < sc.ids[b]! ? -1 : sc.ids[a]! > sc.ids[b]! ? 1 : 0));
   const runsFile = join(dir, 'runs.csv');
-  writeRunsCsv(runsFile, journal, sc, runOrder);
+  await writeRunsCsv(runsFile, fd, sc, runOrder);
   files.push(runsFile);
 
   const cells = cellStats(sc);

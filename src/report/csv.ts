@@ -3,6 +3,12 @@ import { closeSync, openSync, renameSync, writeFileSync, writeSync, unlinkSync }
 
 export type Cell = string | number | boolean | null | undefined;
 
+let tmpCounter = 0;
+/** A temporary name next to `file`, unique within this process (two writers never share one). */
+function tmpName(file: string): string {
+  return `${file}.tmp-${process.pid}-${tmpCounter++}`;
+}
+
 /**
  * One field. null/undefined -> empty; numbers in JavaScript's shortest round-trip form (inf, -inf
  * and nan for the non-finite ones, which pandas reads as floats); booleans as true/false; text is
@@ -41,7 +47,7 @@ export function sig6(x: number | null): number | null {
  * reader (or a refresh interrupted mid-way) never sees half a table.
  */
 export function writeAtomic(file: string, text: string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
+  const tmp = tmpName(file);
   try {
     writeFileSync(tmp, text);
     renameSync(tmp, file);
@@ -59,7 +65,7 @@ export class AtomicFile {
   private pendingLength = 0;
 
   constructor(private readonly file: string) {
-    this.tmp = `${file}.tmp-${process.pid}`;
+    this.tmp = tmpName(file);
     this.fd = openSync(this.tmp, 'w');
   }
 
