@@ -13,7 +13,7 @@
 //                 pandas.read_csv(path) loads it with no options (one header row, RFC 4180 quoting,
 //                 empty = null, inf/nan for non-finite numbers).
 // - summary.csv   one row per cell (method x every axis of the grid), columns: the cell's axes, then
-//                 rhoActual, epsilon, trials, successes, rate, wilsonLow, wilsonHigh (Wilson 95%,
+//                 rhoActual, epsilon (unless it is an axis), trials, successes, rate, wilsonLow, wilsonHigh (Wilson 95%,
 //                 z = 1.959964), the counts of non-ok statuses (diverged, timeout, error, oom), and
 //                 medians over the cell's runs: medianRelLoss, medianItersToSuccess and
 //                 medianSecondsToSuccess (successful runs only; empty if none), sigmaMinJStart and
@@ -73,7 +73,6 @@ export interface AggregateOutput {
 }
 
 // ---- small helpers ----
-
 
 function stableJson(x: unknown): string {
   if (x === null || x === undefined) return 'null';
