@@ -18,6 +18,10 @@
 
 #include "kernel.h"
 
+#if defined(__SSE2__)
+#include <immintrin.h>  // movemask only; its functions are gnu_inline, so they add no symbols
+#endif
+
 #define NS_INLINE inline __attribute__((always_inline))
 
 namespace narrowsweep {
@@ -96,9 +100,9 @@ template <class VD> static NS_INLINE VD expm1_poly(VD r) {
   return r * (s0 + r8 * s1);
 }
 
-// e^x: x = k ln2 + r, |r| <= ln2/2, Taylor to r^13 (truncation < 5e-18), times 2^k applied as two
+// e^x for any x: x = k ln2 + r, |r| <= ln2/2, Taylor to r^13 (truncation < 5e-18), times 2^k applied as two
 // factors so that subnormal results and k = 1024 come out right.
-template <class VD> static NS_INLINE VD vexp(VD x) {
+template <class VD> static NS_INLINE VD vexp_wide(VD x) {
   typedef typename IT<VD>::L VL;
   typedef typename IT<VD>::UL VUL;
   const VD hi = splat<VD>(709.8), lo = splat<VD>(-746.0), shift = splat<VD>(kShift);
@@ -118,6 +122,45 @@ template <class VD> static NS_INLINE VD vexp(VD x) {
   e = x > 709.782712893384 ? splat<VD>(__builtin_inf()) : e;
   e = x < -745.1332191019412 ? splat<VD>(0.0) : e;
   return e;
+}
+
+// Whether any lane of a comparison mask is set (a movemask where the ISA has one).
+static NS_INLINE bool any_lane(vl m) {
+#if NS_VB == 64 && defined(__AVX__)
+  typedef long long vl4 __attribute__((vector_size(32)));
+  vl4 lo, hi;
+  memcpy(&lo, &m, 32);
+  memcpy(&hi, reinterpret_cast<const char*>(&m) + 32, 32);
+  return _mm256_movemask_pd(reinterpret_cast<__m256d>(lo | hi)) != 0;
+#elif NS_VB == 32 && defined(__AVX__)
+  return _mm256_movemask_pd(reinterpret_cast<__m256d>(m)) != 0;
+#elif NS_VB == 16 && defined(__SSE2__)
+  return _mm_movemask_pd(reinterpret_cast<__m128d>(m)) != 0;
+#else
+  long long a = 0;
+  for (int l = 0; l < NS_VB / 8; l++) a |= m[l];
+  return a != 0;
+#endif
+}
+static NS_INLINE bool any_lane(vl2 m) {
+  vl lo, hi;
+  memcpy(&lo, &m, NS_VB);
+  memcpy(&hi, reinterpret_cast<const char*>(&m) + NS_VB, NS_VB);
+  return any_lane(lo | hi);
+}
+
+// e^x: when every |x| <= 708 (no overflow, no subnormal result) one 2^k scale does; otherwise the
+// careful version above. NaN takes the fast path and stays NaN.
+template <class VD> static NS_INLINE VD vexp(VD x) {
+  typedef typename IT<VD>::L VL;
+  if (__builtin_expect(any_lane((VL)(vabs(x) > 708.0)), 0)) return vexp_wide(x);
+  const VD shift = splat<VD>(kShift);
+  VD t = x * 1.4426950408889634 + shift;
+  VD k = t - shift;
+  VD r = x - k * kLn2Hi;
+  r = r - k * kLn2Lo;
+  VD p = 1.0 + expm1_poly(r);
+  return p * (VD)((((VL)t - (VL)shift) + 1023) << 52);
 }
 
 // log1p(u) for u in [0, 1]: log(w), w = 1 + u, by fdlibm's __ieee754_log kernel, plus the rounding
