@@ -257,3 +257,15 @@ process.stdout.write(JSON.stringify(ids));
   t.is(theirs.length, 400);
   t.deepEqual(theirs, all(DEMO).map((e) => e.id));
 });
+
+test('each entry has its own config: a consumer changing one does not change the next trials', (t) => {
+  const s = parseSpec(DEMO, 'demo.yaml');
+  const seen: Array<{ trial: number; lr: unknown; outputScale: unknown; method: string }> = [];
+  for (const e of iterateGrid(s)) {
+    seen.push({ trial: e.trial, lr: e.config.lr, outputScale: e.config.outputScale, method: e.config.method });
+    (e.config as unknown as Record<string, unknown>).lr = 'changed';
+    e.config.outputScale = 12345;
+  }
+  t.false(seen.some((x) => x.lr === 'changed' || x.outputScale === 12345));
+  t.deepEqual(seen.filter((x) => x.trial === 4).map((x) => [x.method, x.lr]), seen.filter((x) => x.trial === 0).map((x) => [x.method, x.lr]));
+});

@@ -304,27 +304,36 @@ export function gridSize(spec: Spec): number {
   return cellCount(spec) * spec.seeds.length;
 }
 
+/** Grids up to this many cells keep their cells from the first trial for the next ones (about 20 MB). */
+const CELL_CACHE_MAX = 50_000;
+
 /**
  * Every configuration, trial-major: `index` runs 0..gridSize-1, `trial` is the position of the seed
  * in spec.seeds, `cell` holds the axis values (rho and the derived m both, when rho is an axis), and
  * `config` is the RunConfig handed to the worker (settings as written, defaults not filled in; the
- * id is computed from its resolved form).
+ * id is computed from its resolved form). Each entry has its own `config`; the `cell` object may be
+ * shared by the entries of one cell (do not mutate it).
  */
 export function* iterateGrid(spec: Spec): Generator<GridEntry> {
   let digests = digestCache.get(spec) ?? null;
-  const collect = digests === null && spec.seeds.length > 1 && cellCount(spec) <= DIGEST_CACHE_MAX ? [] as string[] : null;
+  const cells = cellCount(spec);
+  const collect = digests === null && spec.seeds.length > 1 && cells <= DIGEST_CACHE_MAX ? [] as string[] : null;
+  const cache = spec.seeds.length > 1 && cells <= CELL_CACHE_MAX ? [] as Array<{ cell: GridEntry['cell']; config: RunConfig }> : null;
   let index = 0;
   for (let trial = 0; trial < spec.seeds.length; trial++) {
     const seed = spec.seeds[trial]!;
+    const source: Iterable<{ cell: GridEntry['cell']; config: RunConfig }> = trial > 0 && cache !== null ? cache : expandCells(spec, false);
     let c = 0;
-    for (const { cell, config } of expandCells(spec, false)) {
+    for (const item of source) {
+      if (trial === 0) cache?.push({ cell: item.cell, config: { ...item.config } }); // a template of its own
+      const config: RunConfig = trial > 0 && cache !== null ? { ...item.config, seed } : item.config;
       config.seed = seed;
       let digest = digests?.[c];
       if (digest === undefined) {
         digest = cellDigest(resolveConfig(config));
         collect?.push(digest);
       }
-      yield { id: runId(digest, seed), index, trial, cell, config };
+      yield { id: runId(digest, seed), index, trial, cell: item.cell, config };
       index++;
       c++;
     }
