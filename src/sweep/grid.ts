@@ -129,7 +129,8 @@ export function runId(digest: string, seed: number): string {
 /**
  * Stable run id of a configuration, 20 hex characters:
  *   sha256("narrowsweep-run core=<CORE_SEMANTICS_VERSION>\n" + cellDigest + "\nseed=" + seed)
- * where cellDigest hashes the canonical form of the RESOLVED config minus the seed (every default
+ * where cellDigest is the first 32 hex characters of sha256(canonicalJson(resolved config minus the
+ * seed)): the canonical form of the RESOLVED config (every default
  * filled in, the preset expanded: writing a default explicitly gives the same id). The two levels
  * let a sweep hash each cell once for all its seeds. Throws ConfigError if the config is invalid.
  */
@@ -148,7 +149,8 @@ export function rememberCellDigests(spec: Spec, digests: string[]): void {
 
 /**
  * Width from the derived axis rho = m d / n (METHOD.md section 1): m = ceil(rho n / d), where a
- * product within 1e-9 (relative) of an integer counts as that integer (1.5 * 200 / 10 is 30, not 31),
+ * product within 1e-9 (relative) of an integer counts as that integer (0.3 * 100 / 10 evaluates to
+ * 3.0000000000000004 in floating point, and gives m = 3, not 4),
  * then rounded up to even when the init is mirrored (W0 = [W', W'], METHOD.md section 2).
  */
 export function widthFromRho(rho: number, n: number, d: number, mirrored: boolean): number {
