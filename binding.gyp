@@ -11,6 +11,7 @@
       'type': 'static_library',
       'sources': ['native/kernel_generic.cc'],
       'cflags_cc': ['<@(ns_kernel_flags)'],
+      'xcode_settings': {'OTHER_CPLUSPLUSFLAGS': ['<@(ns_kernel_flags)']},
       'conditions': [['target_arch=="x64" or target_arch=="ia32"', {'defines': ['NARROWSWEEP_X86']}]],
     },
     {
@@ -21,6 +22,8 @@
       'cflags!': ['-fno-exceptions'],
       'cflags_cc!': ['-fno-exceptions'],
       'cflags_cc': ['-O2', '-fexceptions'],
+      'xcode_settings': {'GCC_ENABLE_CPP_EXCEPTIONS': 'YES', 'CLANG_CXX_LIBRARY': 'libc++', 'MACOSX_DEPLOYMENT_TARGET': '10.15'},
+      'msvs_settings': {'VCCLCompilerTool': {'ExceptionHandling': 1}},
       'dependencies': ['ns_kernel_generic'],
       'conditions': [
         ['target_arch=="x64" or target_arch=="ia32"', {
@@ -39,6 +42,7 @@
           'sources': ['native/kernel_avx2.cc'],
           'defines': ['NARROWSWEEP_X86'],
           'cflags_cc': ['<@(ns_kernel_flags)', '-mavx2', '-mfma'],
+          'xcode_settings': {'OTHER_CPLUSPLUSFLAGS': ['<@(ns_kernel_flags)', '-mavx2', '-mfma']},
         },
         {
           'target_name': 'ns_kernel_avx512',
@@ -46,6 +50,7 @@
           'sources': ['native/kernel_avx512.cc'],
           'defines': ['NARROWSWEEP_X86'],
           'cflags_cc': ['<@(ns_kernel_flags)', '-mavx2', '-mfma', '-mavx512f', '-mavx512dq', '-mavx512vl', '-mavx512bw'],
+          'xcode_settings': {'OTHER_CPLUSPLUSFLAGS': ['<@(ns_kernel_flags)', '-mavx2', '-mfma', '-mavx512f', '-mavx512dq', '-mavx512vl', '-mavx512bw']},
         },
       ],
     }],
