@@ -1,12 +1,13 @@
-// Compiles the AssemblyScript kernel (assembly/kernel.ts) to build/kernel.wasm, offline, with the
+// Compiles the AssemblyScript kernel (assembly/kernel.ts) to dist/wasm/kernel.wasm, offline, with the
 // assemblyscript devDependency: -O3, SIMD, imported memory (one memory per problem, sized once by
 // src/engines/wasm.ts), the stub runtime (the kernel never allocates).
+// Not under build/: node-gyp (scripts/build-native.mjs) owns that folder and wipes it on rebuild.
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const out = join(root, 'build', 'kernel.wasm');
+const out = join(root, 'dist', 'wasm', 'kernel.wasm');
 
 let asc;
 try {

@@ -1,5 +1,5 @@
 // The `wasm` engine: the fused step of METHOD.md section 1 in AssemblyScript + 128-bit SIMD
-// (assembly/kernel.ts, built to build/kernel.wasm by scripts/build-wasm.mjs), float64 or float32.
+// (assembly/kernel.ts, built to dist/wasm/kernel.wasm by scripts/build-wasm.mjs), float64 or float32.
 //
 // Each problem gets its own instance and its own memory, sized exactly once here and never grown,
 // so the typed-array views handed out (W, v, gW, gv, F, rows) stay attached for the problem's
@@ -8,8 +8,8 @@ import { readFile } from 'node:fs/promises';
 import { ACTIVATION_CODE } from '../core/types.js';
 import type { Activation, Dtype, Engine, FloatArray, Problem, ProblemSpec } from '../core/types.js';
 
-/** Where the kernel may sit, relative to this file: dist/src/engines/ (tsc output) or src/engines/. */
-const KERNEL_CANDIDATES = ['../../../build/kernel.wasm', '../../build/kernel.wasm'];
+/** Where the kernel sits, relative to this file: from dist/src/engines/ (tsc output) or src/engines/. */
+const KERNEL_CANDIDATES = ['../../wasm/kernel.wasm', '../../dist/wasm/kernel.wasm'];
 
 interface KernelExports {
   heapBase(): number;
