@@ -287,7 +287,7 @@ function activate32(code: i32, pz: usize, pd: usize, count: i32, tmp: usize): vo
  */
 @inline function zBlock<T>(rp: usize, R4: i32, Wp: usize, d: i32, mp: i32, Ab: usize): void {
   const S = <usize>sizeof<T>();
-  const NT = <i32>(32 / S);
+  const NT: i32 = 32 / <i32>sizeof<T>();
   const rowBytes = <usize>mp * S;
   for (let i = 0; i < R4; i += 4) {
     const p0 = load<usize>(rp + (<usize>i << 2));
@@ -330,7 +330,7 @@ function activate32(code: i32, pz: usize, pd: usize, count: i32, tmp: usize): vo
  */
 @inline function gwBlock<T>(rp: usize, Rb: i32, Gb: usize, dp: i32, mp: i32, gWp: usize): void {
   const S = <usize>sizeof<T>();
-  const NT = <i32>(32 / S);
+  const NT: i32 = 32 / <i32>sizeof<T>();
   const rowBytes = <usize>mp * S;
   for (let k = 0; k < dp; k += 4) {
     const ko = <usize>k * S;
