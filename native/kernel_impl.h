@@ -100,8 +100,8 @@ template <class VD> static NS_INLINE VD expm1_poly(VD r) {
   return r * (s0 + r8 * s1);
 }
 
-// e^x for any x: x = k ln2 + r, |r| <= ln2/2, Taylor to r^13 (truncation < 5e-18), times 2^k applied as two
-// factors so that subnormal results and k = 1024 come out right.
+// e^x for any x: x = k ln2 + r, |r| <= ln2/2, 1 + expm1_poly(r), times 2^k applied as two factors
+// so that subnormal results and k = 1024 come out right.
 template <class VD> static NS_INLINE VD vexp_wide(VD x) {
   typedef typename IT<VD>::L VL;
   typedef typename IT<VD>::UL VUL;
@@ -195,7 +195,8 @@ template <class VD> static NS_INLINE VD vexpm1_pos(VD y) {
   const VD shift = splat<VD>(kShift);
   VD t = y * 1.4426950408889634 + shift;
   VD k = t - shift;
-  // one fused step suffices here: k <= 58, so k |ln2 - fl(ln2)| < 2e-15 ulp-level in r
+  // One step suffices: k <= 58, so r is off by at most k |ln2 - fl(ln2)| < 1.4e-15 (with FMA), and
+  // by less than 1e-16 while k <= 4; beyond that tanh is within 1e-15 of 1 and hardly moves.
   VD r = y - k * 0.6931471805599453;
   VD em1r = expm1_poly(r);
   VD scale = (VD)((((VL)t - (VL)shift) + 1023) << 52);
