@@ -409,3 +409,26 @@ test('an epsilon axis is a row-group key and appears once in summary.csv', async
     ['0.01', '1', 'counting-bound', '4/5'], ['0.01', '2', 'theorem-1', '4/5'],
   ]);
 });
+
+test('records of different shapes: runs.csv has the union of their columns, empty where a record has none', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'narrowsweep-agg-'));
+  serial = 0;
+  const recs = records({ method: 'pgd', n: 100, d: 10, width: 2, k: 2, R: 4 }, 'rho');
+  // one record from a newer core: an extra scalar result field and a third milestone
+  const newer = recs[1]!;
+  newer.result = { ...newer.result, milestones: [...newer.result.milestones, { threshold: 1e-6, iteration: 80, seconds: 0.3 }] };
+  (newer.result as unknown as Record<string, unknown>).stepsRejected = 3;
+  writeJournal(dir, recs);
+  await aggregate(dir);
+  const rows = table(readFileSync(join(dir, 'runs.csv'), 'utf8'));
+  t.is(rows.length, 4);
+  const header = Object.keys(rows[0]!);
+  t.true(header.includes('itersTo1e-6') && header.includes('secondsTo1e-6') && header.includes('stepsRejected'));
+  t.true(header.indexOf('itersTo1e-4') < header.indexOf('itersTo1e-6'));
+  for (const r of rows) {
+    const isNewer = r.id === newer.id;
+    t.is(r['itersTo1e-6'], isNewer ? '80' : '');
+    t.is(r.stepsRejected, isNewer ? '3' : '');
+    t.is(r['itersTo1e-2'], String(recs.find((x) => x.id === r.id)!.result.milestones[0]!.iteration));
+  }
+});

@@ -171,8 +171,16 @@ interface Scan {
   cells: CellInfo[];
   dataTexts: string[];
   shapes: Shape[];
+  /**
+   * runs.csv line of each record, formatted with the columns of its own shape (null once they
+   * would take more than LINES_BUDGET characters: then pass 2 reads the journal again).
+   */
+  lines: string[] | null;
   tornLine: boolean;
 }
+
+/** Characters of runs.csv lines pass 1 may keep in memory (about 128 MB). */
+const LINES_BUDGET = 64_000_000;
 
 function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
@@ -235,8 +243,10 @@ async function scanJournal(fd: number, file: string): Promise<Scan> {
   const sc: Scan = {
     count: 0, live: [], ids: [], offset: [], length: [], cellIdx: [], trial: [], success: [], status: [], relLoss: [],
     iters: [], secs: [], s0: [], s1: [], eps: [], itBudget: [], secBudget: [], dataIdx: [], shapeIdx: [], cells: [],
-    dataTexts: [], shapes: [], tornLine: false,
+    dataTexts: [], shapes: [], lines: [], tornLine: false,
   };
+  let lineChars = 0;
+  const shapeCols: RunColumns[] = [];
   const lastOf = new Map<string, number>();
   const cellIndex = new Map<string, number>();
   const dataIndex = new Map<string, number>();
@@ -283,7 +293,13 @@ async function scanJournal(fd: number, file: string): Promise<Scan> {
       resultExtra: Object.entries(res).filter(([k, v]) => !RESULT_ORDER.includes(k) && !RESULT_SKIP.has(k) && (v === null || typeof v !== 'object')).map(([k]) => k).sort(),
       thresholds: ((rec.result?.milestones ?? []) as Milestone[]).map((ms) => [thresholdLabel(ms.threshold), ms.threshold] as [string, number]),
     };
-    sc.shapeIdx.push(intern(shapeIndex, sc.shapes, JSON.stringify(shape), () => shape));
+    const si = intern(shapeIndex, sc.shapes, JSON.stringify(shape), () => shape);
+    sc.shapeIdx.push(si);
+    if (sc.lines !== null) {
+      const line = runLine(rec, shapeCols[si] ??= runColumns([shape]));
+      lineChars += line.length;
+      if (lineChars > LINES_BUDGET) sc.lines = null; else sc.lines.push(line);
+    }
   });
   for (let i = 0; i < sc.count; i++) if (lastOf.get(sc.ids[i]!) === i) sc.live.push(i);
   return sc;
@@ -328,13 +344,15 @@ const RESULT_SKIP = new Set(['resolved', 'curve', 'milestones']);
  * Writes runs.csv: the live records in table order (cell, then trial, then id), each line read
  * again from the journal. Columns are the union over the live records' shapes.
  */
-async function writeRunsCsv(file: string, fd: number, sc: Scan, order: number[]): Promise<void> {
+/** The columns of runs.csv for records of the given shapes. */
+interface RunColumns { header: string[]; configCols: string[]; dataCols: string[]; resultCols: string[]; ms: Array<[string, number]> }
+
+function runColumns(shapes: Shape[]): RunColumns {
   const configExtra = new Set<string>();
   const dataKeys = new Set<string>();
   const resultExtra = new Set<string>();
   const thresholds = new Map<string, number>();
-  for (const si of new Set(sc.live.map((i) => sc.shapeIdx[i]!))) {
-    const sh = sc.shapes[si]!;
+  for (const sh of shapes) {
     sh.configExtra.forEach((k) => configExtra.add(k));
     sh.dataKeys.forEach((k) => dataKeys.add(k));
     sh.resultExtra.forEach((k) => resultExtra.add(k));
@@ -350,34 +368,51 @@ async function writeRunsCsv(file: string, fd: number, sc: Scan, order: number[])
     ...resultCols, ...ms.flatMap(([label]) => [`itersTo${label}`, `secondsTo${label}`]),
     'wallSeconds', 'host', 'startedAt', 'finishedAt', 'version', 'coreVersion', 'nodeVersion',
   ];
+  return { header, configCols, dataCols, resultCols, ms };
+}
+
+/** One record as a runs.csv line. */
+function runLine(rec: JournalRecord, cols: RunColumns): string {
+  const c = configOf(rec);
+  const res = (rec.result ?? {}) as unknown as Record<string, unknown>;
+  const data = (c.data ?? {}) as Record<string, unknown>;
+  const n = c.n as number;
+  const d = c.d as number;
+  const m = c.m as number;
+  const byThreshold = new Map<string, Milestone>();
+  for (const x of (rec.result?.milestones ?? []) as Milestone[]) byThreshold.set(thresholdLabel(x.threshold), x);
+  return csvLine([
+    rec.id, rec.trial, scalar(c.seed), scalar(c.method), n, d, m, scalar(rec.cell?.rho), (m * d) / n,
+    ...cols.dataCols.map((k) => scalar(data[k])), ...cols.configCols.map((k) => scalar(c[k])),
+    scalar(c.engine), scalar(c.dtype),
+    ...cols.resultCols.map((k) => scalar(res[k])),
+    ...cols.ms.flatMap(([label]) => [scalar(byThreshold.get(label)?.iteration), scalar(byThreshold.get(label)?.seconds)]),
+    scalar(rec.wallSeconds), scalar(rec.host), scalar(rec.startedAt), scalar(rec.finishedAt),
+    scalar(rec.versions?.narrowsweep), scalar(rec.versions?.core), scalar(rec.versions?.node),
+  ]);
+}
+
+/**
+ * Writes runs.csv: the live records in table order (cell, then trial, then id). Columns are the
+ * union over the live records' shapes. When every live record has one shape, the lines formatted
+ * in pass 1 are used (if they were kept); otherwise each line is read again from the journal.
+ */
+async function writeRunsCsv(file: string, fd: number, sc: Scan, order: number[]): Promise<void> {
+  const liveShapes = [...new Set(sc.live.map((i) => sc.shapeIdx[i]!))].sort((a, b) => a - b);
+  const cols = runColumns(liveShapes.map((k) => sc.shapes[k]!));
+  const kept = sc.lines !== null && liveShapes.length === 1 ? sc.lines : null;
   const out = new AtomicFile(file);
   try {
-    out.write(csvLine(header));
+    out.write(csvLine(cols.header));
     let buf = Buffer.allocUnsafe(1 << 16);
     let written = 0;
     for (const i of order) {
       if (++written % 2000 === 0) await yieldToEventLoop();
+      if (kept !== null) { out.write(kept[i]!); continue; }
       const len = sc.length[i]!;
       if (buf.length < len) buf = Buffer.allocUnsafe(len * 2);
       readSync(fd, buf, 0, len, sc.offset[i]!);
-      const rec = JSON.parse(buf.toString('utf8', 0, len)) as JournalRecord;
-      const c = configOf(rec);
-      const res = (rec.result ?? {}) as unknown as Record<string, unknown>;
-      const data = (c.data ?? {}) as Record<string, unknown>;
-      const n = c.n as number;
-      const d = c.d as number;
-      const m = c.m as number;
-      const byThreshold = new Map<string, Milestone>();
-      for (const x of (rec.result?.milestones ?? []) as Milestone[]) byThreshold.set(thresholdLabel(x.threshold), x);
-      out.write(csvLine([
-        rec.id, rec.trial, scalar(c.seed), scalar(c.method), n, d, m, scalar(rec.cell?.rho), (m * d) / n,
-        ...dataCols.map((k) => scalar(data[k])), ...configCols.map((k) => scalar(c[k])),
-        scalar(c.engine), scalar(c.dtype),
-        ...resultCols.map((k) => scalar(res[k])),
-        ...ms.flatMap(([label]) => [scalar(byThreshold.get(label)?.iteration), scalar(byThreshold.get(label)?.seconds)]),
-        scalar(rec.wallSeconds), scalar(rec.host), scalar(rec.startedAt), scalar(rec.finishedAt),
-        scalar(rec.versions?.narrowsweep), scalar(rec.versions?.core), scalar(rec.versions?.node),
-      ]));
+      out.write(runLine(JSON.parse(buf.toString('utf8', 0, len)) as JournalRecord, cols));
     }
     out.commit();
   } catch (e) {
