@@ -42,18 +42,24 @@ export function readJournal(file: string): JournalRead {
 
 // ---- the index: what resume needs (id -> status), without parsing whole records ----
 
-/** One journal line as resume sees it. */
-export interface JournalIndexEntry {
-  status: RunStatus;
-  success: boolean;
-  /** Byte offset and length of the line (without its newline) in the file. */
-  offset: number;
-  length: number;
+const STATUSES: readonly RunStatus[] = ['ok', 'diverged', 'timeout', 'error', 'oom'];
+
+/** An index entry packed in one number (no object per record): 2 x status position + success. */
+export type EntryCode = number;
+export function entryStatus(code: EntryCode): RunStatus {
+  return STATUSES[code >> 1] ?? 'error';
+}
+export function entrySuccess(code: EntryCode): boolean {
+  return (code & 1) === 1;
+}
+function encodeEntry(status: string, success: boolean): EntryCode {
+  const k = STATUSES.indexOf(status as RunStatus);
+  return 2 * (k < 0 ? STATUSES.indexOf('error') : k) + (success ? 1 : 0);
 }
 
 export interface JournalIndex {
-  /** id -> entry of its last line (ids appear once in a journal this writer produced). */
-  entries: Map<string, JournalIndexEntry>;
+  /** id -> status and success of its last line (ids appear once in a journal this writer produced). */
+  entries: Map<string, EntryCode>;
   /** Lines read (complete records). */
   lines: number;
   /** Ids that appeared on more than one line (the last wins). */
@@ -62,110 +68,166 @@ export interface JournalIndex {
 }
 
 const ID_PREFIX = Buffer.from('{"id":"');
-const STATUS_KEY = Buffer.from('"result":{"status":"');
-// Inside result, after status; a string value cannot contain it unescaped.
-const SUCCESS_TRUE = Buffer.from('"success":true');
+const STATUS_KEY = Buffer.from('","result":{"status":"'); // right after the id's closing quote
+const SUCCESS_KEY = Buffer.from(',"success":'); // right after the status's closing quote
+const TRUE = Buffer.from('true');
 const QUOTE = 0x22;
 const NEWLINE = 0x0a;
+const CHUNK = 8 << 20;
+
+/** Whether buf[at..] starts with key (byte loop: cheaper than a native call for these short keys). */
+function startsWith(buf: Buffer, at: number, end: number, key: Buffer): boolean {
+  if (at + key.length > end) return false;
+  for (let i = 0; i < key.length; i++) if (buf[at + i] !== key[i]) return false;
+  return true;
+}
+
+/** Position of the first quote in buf[from..end), or -1. */
+function quoteAt(buf: Buffer, from: number, end: number): number {
+  for (let i = from; i < end; i++) if (buf[i] === QUOTE) return i;
+  return -1;
+}
 
 /**
- * Streams the journal in chunks and extracts id and status per line. Lines this module wrote
- * start with `{"id":"` and hold `"result":{"status":"` (see `recordLine`), which is read without
- * JSON.parse; any other line is parsed in full. Handles journals far larger than a JS string.
- * Same torn-line and corruption rules as `readJournal`.
+ * Calls `onLine(buf, start, end, isLast, lineNo)` for every line of the file (without its
+ * newline), reading in chunks, so files far larger than a JS string work. `isLast` marks a last
+ * line without a trailing newline (a torn line or a record whose newline was lost).
+ */
+function scanLines(fd: number, onLine: (buf: Buffer, s: number, e: number, isLast: boolean, lineNo: number) => void): void {
+  let buf = Buffer.allocUnsafe(CHUNK);
+  let carry = 0; // bytes of an unfinished line at the start of buf
+  let base = 0; // file offset of buf[0]
+  let lineNo = 0;
+  for (;;) {
+    if (carry === buf.length) { // a line longer than the buffer: grow it
+      const bigger = Buffer.allocUnsafe(buf.length * 2);
+      buf.copy(bigger, 0, 0, carry);
+      buf = bigger;
+    }
+    const got = readSync(fd, buf, carry, buf.length - carry, base + carry);
+    const end = carry + got;
+    let start = 0;
+    for (;;) {
+      const nl = buf.indexOf(NEWLINE, start);
+      if (nl === -1 || nl >= end) break;
+      onLine(buf, start, nl, false, ++lineNo);
+      start = nl + 1;
+    }
+    if (got === 0) {
+      if (start < end) onLine(buf, start, end, true, ++lineNo);
+      return;
+    }
+    buf.copy(buf, 0, start, end);
+    base += start;
+    carry = end - start;
+  }
+}
+
+/**
+ * Id, status and success of one line: read at fixed places for a line `recordLine` wrote
+ * (`{"id":"…","result":{"status":"…","success":…`), else by JSON.parse of the line. Returns null
+ * for a blank line and 'torn' for a last line that is not valid JSON; throws for a bad line
+ * elsewhere (corruption beyond a torn tail).
+ */
+function parseLine(buf: Buffer, s: number, e: number, isLast: boolean, lineNo: number, file: string):
+  { id: string; status: string; success: boolean } | null | 'torn' {
+  if (!isLast && startsWith(buf, s, e, ID_PREFIX)) {
+    const idEnd = quoteAt(buf, s + ID_PREFIX.length, e);
+    if (idEnd !== -1 && startsWith(buf, idEnd, e, STATUS_KEY)) {
+      const st = idEnd + STATUS_KEY.length;
+      const stEnd = quoteAt(buf, st, e);
+      if (stEnd !== -1 && startsWith(buf, stEnd + 1, e, SUCCESS_KEY)) {
+        return {
+          id: buf.toString('utf8', s + ID_PREFIX.length, idEnd),
+          status: buf.toString('latin1', st, stEnd),
+          success: startsWith(buf, stEnd + 1 + SUCCESS_KEY.length, e, TRUE),
+        };
+      }
+    }
+  }
+  const text = buf.toString('utf8', s, e);
+  if (text.trim() === '') return null;
+  try {
+    const rec = JSON.parse(text) as JournalRecord;
+    return { id: rec.id, status: rec.result.status, success: rec.result.success === true };
+  } catch {
+    if (isLast) return 'torn';
+    throw new Error(`${file}:${lineNo}: journal line is not valid JSON (the file is corrupted beyond a torn last line)`);
+  }
+}
+
+/**
+ * Streams the journal and maps every id to its status and success, without parsing whole
+ * records. Same torn-line and corruption rules as `readJournal`.
  */
 export function readJournalIndex(file: string): JournalIndex {
-  const entries = new Map<string, JournalIndexEntry>();
+  const entries = new Map<string, EntryCode>();
   const out: JournalIndex = { entries, lines: 0, duplicates: 0, tornLine: null };
   if (!existsSync(file)) return out;
   const fd = openSync(file, 'r');
   try {
-    const CHUNK = 8 << 20;
-    let buf = Buffer.allocUnsafe(CHUNK);
-    let carry = 0; // bytes of an unfinished line at the start of buf
-    let base = 0; // file offset of buf[0]
-    let lineNo = 0;
-    for (;;) {
-      if (carry === buf.length) { // a line longer than the buffer: grow it
-        const bigger = Buffer.allocUnsafe(buf.length * 2);
-        buf.copy(bigger, 0, 0, carry);
-        buf = bigger;
-      }
-      const got = readSync(fd, buf, carry, buf.length - carry, base + carry);
-      const end = carry + got;
-      let start = 0;
-      for (;;) {
-        const nl = buf.indexOf(NEWLINE, start);
-        if (nl === -1 || nl >= end) break;
-        lineNo++;
-        indexLine(buf, start, nl, base + start, lineNo, false, file, out);
-        start = nl + 1;
-      }
-      if (got === 0) {
-        if (start < end) { // last line without newline: valid record or torn
-          lineNo++;
-          indexLine(buf, start, end, base + start, lineNo, true, file, out);
-        }
-        break;
-      }
-      buf.copy(buf, 0, start, end);
-      base += start;
-      carry = end - start;
-    }
+    scanLines(fd, (buf, s, e, isLast, lineNo) => {
+      const r = parseLine(buf, s, e, isLast, lineNo, file);
+      if (r === null) return;
+      if (r === 'torn') { out.tornLine = buf.toString('utf8', s, e); return; }
+      out.lines++;
+      const before = entries.size;
+      entries.set(r.id, encodeEntry(r.status, r.success));
+      if (entries.size === before) out.duplicates++;
+    });
   } finally {
     closeSync(fd);
   }
   return out;
 }
 
-function indexLine(buf: Buffer, s: number, e: number, offset: number, lineNo: number, isLast: boolean,
-  file: string, out: JournalIndex): void {
-  let id: string | null = null;
-  let status: string | null = null;
-  let success = false;
-  const complete = !isLast; // a line followed by a newline was written whole
-  if (complete && e - s > ID_PREFIX.length && buf.compare(ID_PREFIX, 0, ID_PREFIX.length, s, s + ID_PREFIX.length) === 0) {
-    const idEnd = buf.indexOf(QUOTE, s + ID_PREFIX.length);
-    const k = buf.indexOf(STATUS_KEY, s);
-    if (idEnd !== -1 && idEnd < e && k !== -1 && k < e) {
-      const st = k + STATUS_KEY.length;
-      const stEnd = buf.indexOf(QUOTE, st);
-      if (stEnd !== -1 && stEnd < e) {
-        id = buf.toString('utf8', s + ID_PREFIX.length, idEnd);
-        status = buf.toString('latin1', st, stEnd);
-        const ok = buf.indexOf(SUCCESS_TRUE, stEnd);
-        success = ok !== -1 && ok < e;
-      }
-    }
+/**
+ * Removes the lines of `ids` from the journal (for --retry-failed, so that an id keeps one
+ * record): the removed lines are appended to `archive` first, then the journal is rewritten to a
+ * temporary file, fsynced and renamed over the original. A crash at any point leaves either the
+ * old or the new journal (and at worst a repeated line in the archive), never a mix.
+ */
+export function removeRecords(file: string, ids: ReadonlySet<string>, archive: string): number {
+  if (ids.size === 0) return 0;
+  const src = openSync(file, 'r');
+  const tmp = `${file}.tmp`;
+  const dst = openSync(tmp, 'w');
+  const archived: Buffer[] = [];
+  try {
+    scanLines(src, (buf, s, e, isLast, lineNo) => {
+      const r = parseLine(buf, s, e, isLast, lineNo, file);
+      if (r === null || r === 'torn') return; // a torn tail is dropped with the rewrite
+      const line = buf.subarray(s, e + 1); // with its newline (a last line gets one below)
+      const whole = isLast ? Buffer.concat([line, Buffer.from('\n')]) : line;
+      if (ids.has(r.id)) archived.push(Buffer.from(whole));
+      else writeSync(dst, whole);
+    });
+    fsyncSync(dst);
+  } finally {
+    closeSync(src);
+    closeSync(dst);
   }
-  if (id === null) {
-    const text = buf.toString('utf8', s, e);
-    if (text.trim() === '') return;
-    try {
-      const rec = JSON.parse(text) as JournalRecord;
-      id = rec.id;
-      status = rec.result.status;
-      success = rec.result.success === true;
-    } catch {
-      if (isLast) { out.tornLine = text; return; }
-      throw new Error(`${file}:${lineNo}: journal line is not valid JSON (the file is corrupted beyond a torn last line)`);
-    }
+  if (archived.length > 0) {
+    appendFileSync(archive, Buffer.concat(archived));
+    const afd = openSync(archive, 'r+');
+    fsyncSync(afd);
+    closeSync(afd);
   }
-  out.lines++;
-  if (out.entries.has(id)) out.duplicates++;
-  out.entries.set(id, { status: status as RunStatus, success, offset, length: e - s });
+  renameSync(tmp, file);
+  return archived.length;
 }
 
 // ---- the writer ----
 
 /**
- * The line of one record. Key order is fixed (id first, result.status first inside result) so
- * that `readJournalIndex` can find both without parsing the line.
+ * The line of one record. Key order is fixed so that `readJournalIndex` reads id, status and
+ * success at known places without parsing the line: `{"id":"…","result":{"status":"…","success":…`
+ * then the rest of the result and of the record.
  */
 export function recordLine(rec: JournalRecord): string {
   const { id, result, ...rest } = rec;
-  const { status, ...resultRest } = result;
-  return JSON.stringify({ id, ...rest, result: { status, ...resultRest } }) + '\n';
+  const { status, success, ...resultRest } = result;
+  return JSON.stringify({ id, result: { status, success, ...resultRest }, ...rest }) + '\n';
 }
 
 export interface OpenedJournal {
@@ -260,63 +322,4 @@ function lastLine(fd: number, size: number): { start: number; text: string } {
     pos -= len;
   }
   return { start: 0, text: Buffer.concat(parts).toString('utf8') };
-}
-
-/**
- * Removes the lines of `ids` from the journal (for --retry-failed, so that an id keeps one
- * record): the removed lines are appended to `archive` first, then the journal is rewritten to a
- * temporary file, fsynced and renamed over the original. A crash at any point leaves either the
- * old or the new journal, never a mix.
- */
-export function removeRecords(file: string, index: JournalIndex, ids: ReadonlySet<string>, archive: string): number {
-  if (ids.size === 0) return 0;
-  const drop = new Set<number>(); // offsets of lines to drop
-  for (const id of ids) {
-    const e = index.entries.get(id);
-    if (e) drop.add(e.offset);
-  }
-  const src = openSync(file, 'r');
-  const tmp = `${file}.tmp`;
-  const dst = openSync(tmp, 'w');
-  const archived: Buffer[] = [];
-  try {
-    // Copy line by line (same chunked scan as the index), skipping dropped offsets.
-    let buf = Buffer.allocUnsafe(8 << 20);
-    let carry = 0;
-    let base = 0;
-    for (;;) {
-      if (carry === buf.length) {
-        const bigger = Buffer.allocUnsafe(buf.length * 2);
-        buf.copy(bigger, 0, 0, carry);
-        buf = bigger;
-      }
-      const got = readSync(src, buf, carry, buf.length - carry, base + carry);
-      const end = carry + got;
-      let start = 0;
-      for (;;) {
-        const nl = buf.indexOf(NEWLINE, start);
-        if (nl === -1 || nl >= end) break;
-        const line = buf.subarray(start, nl + 1);
-        if (drop.has(base + start)) archived.push(Buffer.from(line));
-        else writeSync(dst, line);
-        start = nl + 1;
-      }
-      if (got === 0) break; // a torn tail (no newline) is dropped with the rewrite
-      buf.copy(buf, 0, start, end);
-      base += start;
-      carry = end - start;
-    }
-    fsyncSync(dst);
-  } finally {
-    closeSync(src);
-    closeSync(dst);
-  }
-  if (archived.length > 0) {
-    appendFileSync(archive, Buffer.concat(archived));
-    const afd = openSync(archive, 'r+');
-    fsyncSync(afd);
-    closeSync(afd);
-  }
-  renameSync(tmp, file);
-  return archived.length;
 }
