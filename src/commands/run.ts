@@ -184,11 +184,13 @@ export async function main(argv: string[]): Promise<number> {
         coordinator.stop(flags.grace);
         return;
       }
-      coordinator.abortNow();
+      if (signals > 2) return; // already stopping at once
       progress.stop();
-      lock.release();
-      console.error(`\nnarrowsweep: stopped at once; the journal is valid. Resume with:\n  ${resumeCommand(flags, outDir)}`);
-      process.exit(130);
+      void coordinator.abortNow().finally(() => {
+        lock.release();
+        console.error(`\nnarrowsweep: stopped at once; the journal is valid. Resume with:\n  ${resumeCommand(flags, outDir)}`);
+        process.exit(130);
+      });
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);

@@ -7,7 +7,7 @@
 // parsing whole records.
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import pLimit from 'p-limit';
 import { DEFAULTS } from '../core/config.js';
@@ -16,7 +16,7 @@ import type { RunStatus } from '../core/types.js';
 import type { GridEntry, JournalRecord } from './types.js';
 import type { Spec } from './spec.js';
 import { iterateGrid } from './grid.js';
-import { JournalWriter, readJournalIndex, removeRecords } from './journal.js';
+import { JournalWriter, entryStatus, entrySuccess, readJournalIndex, removeRecords } from './journal.js';
 import type { JournalIndex } from './journal.js';
 import { PoolError, RunPool } from './pool.js';
 import type { ProgressView } from './progress.js';
@@ -88,12 +88,12 @@ export function planResume(spec: Spec, journalFile: string): ResumePlan {
   let matched = 0;
   for (const entry of iterateGrid(spec)) {
     plan.total++;
-    const rec = index.entries.get(entry.id);
-    if (rec === undefined) { plan.fresh++; continue; }
+    const code = index.entries.get(entry.id);
+    if (code === undefined) { plan.fresh++; continue; }
     matched++;
-    if (RETRYABLE.has(rec.status)) plan.failed.push(entry.id);
+    if (RETRYABLE.has(entryStatus(code))) plan.failed.push(entry.id);
     plan.reused++;
-    if (rec.success) plan.reusedOk++;
+    if (entrySuccess(code)) plan.reusedOk++;
   }
   plan.orphaned = index.entries.size - matched;
   return plan;
@@ -135,11 +135,19 @@ export class Coordinator {
     return join(this.opts.outDir, JOURNAL_FILE);
   }
 
-  /** Stop scheduling; in-flight runs get `graceSeconds` to finish, then are dropped unrecorded. */
+  /**
+   * Stop scheduling; in-flight runs get `graceSeconds` to finish, then are asked to stop at their
+   * next iteration and dropped unrecorded (they rerun on resume). A run that does not return
+   * within 5 s more (stuck in one long native call) has its thread terminated.
+   */
   stop(graceSeconds: number): void {
     if (this.stopping) return;
     this.stopping = true;
-    this.graceTimer = setTimeout(() => this.shutdown.abort(new Error('grace period over')), graceSeconds * 1000);
+    this.graceTimer = setTimeout(() => {
+      this.pool?.stopAll();
+      this.graceTimer = setTimeout(() => this.shutdown.abort(new Error('runs did not stop')), 5000);
+      this.graceTimer.unref();
+    }, graceSeconds * 1000);
     this.graceTimer.unref();
   }
 
@@ -147,25 +155,35 @@ export class Coordinator {
    * Immediate abort (second Ctrl-C): flush and close the journal now. Every record is already
    * whole on disk (one write per line), so the journal stays valid; the caller exits.
    */
-  abortNow(): void {
+  async abortNow(): Promise<void> {
     this.stopping = true;
-    this.shutdown.abort(new Error('aborted'));
     this.writer?.close();
     this.writer = null;
+    // Let the runs return at their next iteration rather than killing threads: a thread killed
+    // in the middle of a native call can take the whole process down (abort, not exit code).
+    const pool = this.pool;
+    if (!pool) return;
+    pool.stopAll();
+    const closed = await Promise.race([pool.close().then(() => true, () => true), new Promise<boolean>((r) => setTimeout(() => r(false), 2000).unref())]);
+    if (!closed) {
+      this.shutdown.abort(new Error('aborted'));
+      await Promise.race([pool.destroy(), new Promise((r) => setTimeout(r, 1000).unref())]);
+    }
   }
 
   async run(): Promise<SweepOutcome> {
     const { spec, outDir, log, progress } = this.opts;
+    mkdirSync(outDir, { recursive: true });
     const plan = planResume(spec, this.journalFile);
     if (plan.tornLine !== null) {
       log(`journal: the last line was torn by a crash (${plan.tornLine.length} bytes); it is dropped and that run will be redone`);
     }
-    let skip = plan.index.entries;
+    const skip = plan.index.entries;
     let rerun = 0;
     if (this.opts.retryFailed && plan.failed.length > 0) {
       const ids = new Set(plan.failed);
-      rerun = removeRecords(this.journalFile, plan.index, ids, join(outDir, RETRIED_FILE));
-      skip = new Map([...plan.index.entries].filter(([id]) => !ids.has(id)));
+      rerun = removeRecords(this.journalFile, ids, join(outDir, RETRIED_FILE));
+      for (const id of ids) skip.delete(id);
     }
     const failedKept = this.opts.retryFailed ? 0 : plan.failed.length;
     log(`${plan.total} configurations: ${plan.reused - rerun} reused from the journal, ${plan.fresh} new` +

@@ -21,6 +21,17 @@ export interface WorkerTask {
   progressSeconds: number;
   /** The worker asks the core to stop (status timeout) after this many seconds; null = never. */
   softTimeoutSeconds: number | null;
+  /** Shared stop flag (Int32Array over a SharedArrayBuffer): when [0] is 1 the run stops at its
+   * next iteration and comes back marked interrupted. Stopping this way never terminates a thread
+   * (a thread terminated in the middle of a native call can abort the whole process). */
+  stop: Int32Array;
+}
+
+/** What a worker returns. */
+export interface WorkerReply {
+  result: RunResult;
+  /** The run was stopped by the shared stop flag (shutdown), not by its own limits. */
+  interrupted: boolean;
 }
 
 /** Messages a worker posts on the task's port. */
@@ -48,7 +59,8 @@ export function poolDefaults(): { threads: number; memoryMb: number } {
 export interface RunCallbacks {
   /** Hard time limit of this run in seconds (the worker is terminated after it). */
   timeoutSeconds: number;
-  /** Aborts the run without a record (shutdown); the outcome is then `interrupted`. */
+  /** Terminates the run's thread without a record (last-resort shutdown); the outcome is then
+   * `interrupted`. Prefer `stopAll()`, which lets the run return. */
   signal?: AbortSignal;
   onStart?: (time: number) => void;
   onProgress?: (iteration: number, relLoss: number) => void;
@@ -69,7 +81,8 @@ export class PoolError extends Error {
 }
 
 export class RunPool {
-  private readonly piscina: Piscina<WorkerTask, RunResult>;
+  private readonly piscina: Piscina<WorkerTask, WorkerReply>;
+  private readonly stopFlag = new Int32Array(new SharedArrayBuffer(4));
   readonly threads: number;
   readonly memoryMb: number;
 
@@ -82,7 +95,7 @@ export class RunPool {
     this.threads = threads;
     this.memoryMb = memoryMb;
     const file = options.workerFile ?? new URL('./worker.js', import.meta.url);
-    this.piscina = new Piscina<WorkerTask, RunResult>({
+    this.piscina = new Piscina<WorkerTask, WorkerReply>({
       filename: file instanceof URL ? file.href : file,
       minThreads: threads,
       maxThreads: threads,
@@ -116,10 +129,12 @@ export class RunPool {
       port: port2,
       progressSeconds: cb.progressSeconds ?? 1,
       softTimeoutSeconds: limit,
+      stop: this.stopFlag,
     };
     try {
-      const result = await this.piscina.run(task, { transferList: [port2], signal });
-      return { kind: 'finished', result, startedAt: startedAt ?? submitted, finishedAt: Date.now() };
+      const reply = await this.piscina.run(task, { transferList: [port2], signal });
+      if (reply.interrupted) return { kind: 'interrupted' };
+      return { kind: 'finished', result: reply.result, startedAt: startedAt ?? submitted, finishedAt: Date.now() };
     } catch (err) {
       const finishedAt = Date.now();
       const e = err as { name?: string; code?: string; message?: string };
@@ -152,6 +167,11 @@ export class RunPool {
     } finally {
       port1.close();
     }
+  }
+
+  /** Asks every running (and later) run to stop at its next iteration; they come back interrupted. */
+  stopAll(): void {
+    Atomics.store(this.stopFlag, 0, 1);
   }
 
   /** Waits for running tasks, then stops the threads. */
