@@ -8,7 +8,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { JournalRecord } from '../src/sweep/types.js';
-import { JournalWriter, readJournal, readJournalIndex, recordLine } from '../src/sweep/journal.js';
+import { JournalWriter, entryStatus, entrySuccess, readJournal, readJournalIndex, recordLine } from '../src/sweep/journal.js';
 import { loadSpec } from '../src/sweep/spec.js';
 import { iterateGrid } from '../src/sweep/grid.js';
 
@@ -308,6 +308,44 @@ success: { relLoss: 0 }
   t.is(new Set(all.map((x) => x.id)).size, 40);
 });
 
+test.serial('Ctrl-C: runs still going after the grace period are dropped unrecorded; a second Ctrl-C stops at once', async (t) => {
+  const spec = writeSpec('slow', `name: slow
+grid: { method: [pgd], n: [16], d: [4], m: [8] }
+trials: 4
+budget: { iterations: 1000000000, seconds: 600 }
+success: { relLoss: 0 }
+`);
+  const waitRunning = async (p: ReturnType<typeof start>) => {
+    let out = '';
+    p.child.stdout!.on('data', (b: Buffer) => { out += b.toString(); });
+    while (!out.includes('configurations:')) await sleep(10);
+    await sleep(500);
+  };
+  // Grace period over: the two running runs are dropped, nothing is journaled, resume is printed.
+  const dirA = join(work, 'slow-grace');
+  const a = start(['run', spec, '--out', dirA, '--workers', '2', '--quiet', '--grace', '1', '--run-timeout', '300']);
+  await waitRunning(a);
+  a.child.kill('SIGINT');
+  const ra = await a.done;
+  t.is(ra.code, 130, ra.stderr);
+  t.regex(ra.stdout, /2 running at the end of the grace period were dropped and will rerun/);
+  t.regex(ra.stdout, /Resume with:/);
+  t.is(journalText(dirA), '');
+  t.false(existsSync(join(dirA, 'lock')));
+  // Second Ctrl-C: immediate exit, valid (empty) journal, lock released.
+  const dirB = join(work, 'slow-twice');
+  const b = start(['run', spec, '--out', dirB, '--workers', '2', '--quiet', '--grace', '300', '--run-timeout', '300']);
+  await waitRunning(b);
+  b.child.kill('SIGINT');
+  await sleep(200);
+  b.child.kill('SIGINT');
+  const rb = await b.done;
+  t.is(rb.code, 130, rb.stderr);
+  t.regex(rb.stderr, /stopped at once; the journal is valid/);
+  t.is(readJournal(join(dirB, 'runs.jsonl')).tornLine, null);
+  t.false(existsSync(join(dirB, 'lock')));
+});
+
 test.serial('a stale lock (dead pid on this host) is taken over', async (t) => {
   const spec = writeSpec('stale', CRASH_SPEC.replace('name: crash', 'name: stale').replace('trials: 4', 'trials: 1'));
   const dir = join(work, 'stale');
@@ -335,15 +373,17 @@ test('journal index reads id, status and success like JSON.parse, and the writer
   writer.append(mk('a', 'ok', true, null));
   writer.append(mk('b', 'error', false, 'tricky "success":true inside a message'));
   writer.close();
+  appendFileSync(f, JSON.stringify(mk('d', 'error', true, null)) + '\n'); // another key order: parsed in full
   appendFileSync(f, JSON.stringify(mk('c', 'ok', true, null)).slice(0, 30)); // torn
   const idx = readJournalIndex(f);
   t.is(idx.tornLine?.length, 30);
-  t.deepEqual([...idx.entries].map(([id, e]) => [id, e.status, e.success]), [['a', 'ok', true], ['b', 'error', false]]);
+  t.deepEqual([...idx.entries].map(([id, e]) => [id, entryStatus(e), entrySuccess(e)]),
+    [['a', 'ok', true], ['b', 'error', false], ['d', 'error', true]]);
   const opened = JournalWriter.open(f);
   t.is(opened.repairedTornLine?.length, 30);
   opened.writer.append(mk('c', 'ok', false, null));
   opened.writer.close();
   const read = readJournal(f);
   t.is(read.tornLine, null);
-  t.deepEqual(read.records.map((r) => r.id), ['a', 'b', 'c']);
+  t.deepEqual(read.records.map((r) => r.id), ['a', 'b', 'd', 'c']);
 });
