@@ -16,7 +16,6 @@
 const C_N = 0, C_D = 4, C_M = 8, C_DP = 12, C_MP = 16, C_R = 20, C_ACT = 24;
 const C_X = 28, C_Y = 32, C_W = 36, C_V = 40, C_GW = 44, C_GV = 48, C_F = 52, C_ROWS = 56;
 const C_WP = 60, C_VP = 64, C_GWP = 68, C_GVP = 72, C_AB = 76, C_GB = 80, C_RP = 84, C_RB = 88;
-const C_TMP = 92; // 64 bytes of scratch for the float32 activations
 
 /** Start of free memory after the module's own static data. */
 export function heapBase(): usize {
@@ -247,30 +246,176 @@ function activate64(code: i32, pz: usize, pd: usize, count: i32): void {
   }
 }
 
-/**
- * float32 activations: each f32x4 is widened to two f64x2, evaluated with the f64 formulas above
- * and narrowed, so f32 results are correctly rounded versions of the f64 ones. `tmp` is 64 bytes.
- */
-function activate32(code: i32, pz: usize, pd: usize, count: i32, tmp: usize): void {
+// ======================= float32 vector math (f32x4), accurate to a few ulp of f32 =======================
+
+const LOG2E_F: f32 = 1.4426950408889634;
+const LN2_HI_F: f32 = 0.693359375; // 8 significant bits: k * LN2_HI_F is exact
+const LN2_LO_F: f32 = -2.12194440e-4;
+const LN2_F: f32 = 0.6931471805599453;
+const MAGIC32: f32 = 12582912.0; // 1.5 * 2^23
+const BIAS32: i32 = 0x4b400000 - 127;
+const SIGN32: i32 = 0x80000000;
+
+/** expm1(r) for |r| <= ln2/2 (Taylor to r^8, truncation < 3e-9 relative). */
+@inline function expm1Poly32(r: v128): v128 {
+  const r2 = f32x4.mul(r, r);
+  const r4 = f32x4.mul(r2, r2);
+  const q01 = f32x4.add(f32x4.splat(1.0), f32x4.mul(r, f32x4.splat(0.5)));
+  const q23 = f32x4.add(f32x4.splat(<f32>(1.0 / 6.0)), f32x4.mul(r, f32x4.splat(<f32>(1.0 / 24.0))));
+  const q45 = f32x4.add(f32x4.splat(<f32>(1.0 / 120.0)), f32x4.mul(r, f32x4.splat(<f32>(1.0 / 720.0))));
+  const q67 = f32x4.add(f32x4.splat(<f32>(1.0 / 5040.0)), f32x4.mul(r, f32x4.splat(<f32>(1.0 / 40320.0))));
+  const q03 = f32x4.add(q01, f32x4.mul(r2, q23));
+  const q47 = f32x4.add(q45, f32x4.mul(r2, q67));
+  return f32x4.mul(r, f32x4.add(q03, f32x4.mul(r4, q47)));
+}
+
+/** Returns expm1(x) (or exp(x) when `plusOne`) for x <= 0, clamped at -87 (exp ~ 1.6e-38, still normal). */
+@inline function expNeg32(x: v128, plusOne: bool): v128 {
+  x = f32x4.pmax(x, f32x4.splat(-87.0));
+  const kf = f32x4.nearest(f32x4.mul(x, f32x4.splat(LOG2E_F)));
+  const r = f32x4.sub(f32x4.sub(x, f32x4.mul(kf, f32x4.splat(LN2_HI_F))), f32x4.mul(kf, f32x4.splat(LN2_LO_F)));
+  const p = expm1Poly32(r);
+  const sc = i32x4.shl(i32x4.sub(f32x4.add(kf, f32x4.splat(MAGIC32)), i32x4.splat(BIAS32)), 23);
+  return f32x4.add(f32x4.mul(sc, p), plusOne ? sc : f32x4.sub(sc, f32x4.splat(1.0)));
+}
+
+@inline function tanh32(z: v128): v128 {
+  const e = expNeg32(f32x4.mul(f32x4.abs(z), f32x4.splat(-2.0)), false);
+  const t = f32x4.div(f32x4.neg(e), f32x4.add(e, f32x4.splat(2.0)));
+  return v128.or(t, v128.and(z, i32x4.splat(SIGN32)));
+}
+
+@inline function sigmoidFromE32(z: v128, e: v128): v128 {
+  const q = f32x4.div(f32x4.splat(1.0), f32x4.add(f32x4.splat(1.0), e));
+  return v128.bitselect(q, f32x4.mul(e, q), f32x4.ge(z, f32x4.splat(0.0)));
+}
+
+@inline function log1pUnit32(u: v128): v128 {
+  const big = f32x4.gt(u, f32x4.splat(0.41421356237309503));
+  const f = v128.bitselect(f32x4.mul(f32x4.sub(u, f32x4.splat(1.0)), f32x4.splat(0.5)), u, big);
+  const add = v128.and(f32x4.splat(LN2_F), big);
+  const w = f32x4.div(f, f32x4.add(f32x4.splat(2.0), f));
+  const w2 = f32x4.mul(w, w); // <= 0.0295
+  let p = f32x4.splat(<f32>(1.0 / 11.0));
+  p = f32x4.add(f32x4.mul(p, w2), f32x4.splat(<f32>(1.0 / 9.0)));
+  p = f32x4.add(f32x4.mul(p, w2), f32x4.splat(<f32>(1.0 / 7.0)));
+  p = f32x4.add(f32x4.mul(p, w2), f32x4.splat(<f32>(1.0 / 5.0)));
+  p = f32x4.add(f32x4.mul(p, w2), f32x4.splat(<f32>(1.0 / 3.0)));
+  const tw = f32x4.add(w, w);
+  return f32x4.add(add, f32x4.add(tw, f32x4.mul(f32x4.mul(tw, w2), p)));
+}
+
+// pi/2 in three pieces for f32 (the first with 8 significant bits): accurate for |z| up to ~1e3.
+const PIO2_1F: f32 = 1.5703125;
+const PIO2_2F: f32 = 4.837512969970703125e-4;
+const PIO2_3F: f32 = 7.54978995489188216e-8;
+
+@inline function sincos32(z: v128, pc: usize): v128 {
+  const kf = f32x4.nearest(f32x4.mul(z, f32x4.splat(<f32>TWO_OVER_PI)));
+  let r = f32x4.sub(z, f32x4.mul(kf, f32x4.splat(PIO2_1F)));
+  r = f32x4.sub(r, f32x4.mul(kf, f32x4.splat(PIO2_2F)));
+  r = f32x4.sub(r, f32x4.mul(kf, f32x4.splat(PIO2_3F)));
+  const r2 = f32x4.mul(r, r);
+  let s = f32x4.splat(<f32>(1.0 / 362880.0));
+  s = f32x4.add(f32x4.mul(s, r2), f32x4.splat(<f32>(-1.0 / 5040.0)));
+  s = f32x4.add(f32x4.mul(s, r2), f32x4.splat(<f32>(1.0 / 120.0)));
+  s = f32x4.add(f32x4.mul(s, r2), f32x4.splat(<f32>(-1.0 / 6.0)));
+  const sr = f32x4.add(r, f32x4.mul(f32x4.mul(r, r2), s));
+  let c = f32x4.splat(<f32>(-1.0 / 3628800.0));
+  c = f32x4.add(f32x4.mul(c, r2), f32x4.splat(<f32>(1.0 / 40320.0)));
+  c = f32x4.add(f32x4.mul(c, r2), f32x4.splat(<f32>(-1.0 / 720.0)));
+  c = f32x4.add(f32x4.mul(c, r2), f32x4.splat(<f32>(1.0 / 24.0)));
+  const cr = f32x4.add(f32x4.sub(f32x4.splat(1.0), f32x4.mul(r2, f32x4.splat(0.5))), f32x4.mul(f32x4.mul(r2, r2), c));
+  const q = f32x4.sub(kf, f32x4.mul(f32x4.splat(4.0), f32x4.floor(f32x4.mul(kf, f32x4.splat(0.25)))));
+  const q1 = f32x4.eq(q, f32x4.splat(1.0));
+  const q2 = f32x4.eq(q, f32x4.splat(2.0));
+  const q3 = f32x4.eq(q, f32x4.splat(3.0));
+  const odd = v128.or(q1, q3);
+  const sv = v128.bitselect(cr, sr, odd);
+  const cv = v128.bitselect(sr, cr, odd);
+  const sign = i32x4.splat(SIGN32);
+  v128.store(pc, v128.xor(cv, v128.and(v128.or(q1, q2), sign)));
+  return v128.xor(sv, v128.and(v128.or(q2, q3), sign));
+}
+
+/** float32 twin of activate64 (same formulas, f32x4, shorter polynomials). */
+function activate32(code: i32, pz: usize, pd: usize, count: i32): void {
   const end = pz + (<usize>count << 2);
   const dd = pd - pz;
-  for (let p = pz; p < end; p += 16) {
-    const z = v128.load(p);
-    v128.store(tmp, f64x2.promote_low_f32x4(z));
-    v128.store(tmp + 16, f64x2.promote_low_f32x4(v128.shuffle<i32>(z, z, 2, 3, 0, 1)));
-    activate64(code, tmp, tmp + 32, 4);
-    const a = v128.shuffle<i32>(
-      f32x4.demote_f64x2_zero(v128.load(tmp)), f32x4.demote_f64x2_zero(v128.load(tmp + 16)), 0, 1, 4, 5);
-    const g = v128.shuffle<i32>(
-      f32x4.demote_f64x2_zero(v128.load(tmp + 32)), f32x4.demote_f64x2_zero(v128.load(tmp + 48)), 0, 1, 4, 5);
-    v128.store(p, a);
-    v128.store(p + dd, g);
+  const one = f32x4.splat(1.0);
+  const zero = f32x4.splat(0.0);
+  switch (code) {
+    case 0: {
+      for (let p = pz; p < end; p += 16) {
+        const t = tanh32(v128.load(p));
+        v128.store(p, t);
+        v128.store(p + dd, f32x4.sub(one, f32x4.mul(t, t)));
+      }
+      break;
+    }
+    case 1: {
+      for (let p = pz; p < end; p += 16) {
+        const z = v128.load(p);
+        const s = sigmoidFromE32(z, expNeg32(f32x4.neg(f32x4.abs(z)), true));
+        v128.store(p, s);
+        v128.store(p + dd, f32x4.mul(s, f32x4.sub(one, s)));
+      }
+      break;
+    }
+    case 2: {
+      for (let p = pz; p < end; p += 16) {
+        const z = v128.load(p);
+        const e = expNeg32(f32x4.neg(f32x4.abs(z)), true);
+        v128.store(p, f32x4.add(f32x4.max(z, zero), log1pUnit32(e)));
+        v128.store(p + dd, sigmoidFromE32(z, e));
+      }
+      break;
+    }
+    case 3: {
+      for (let p = pz; p < end; p += 16) {
+        const z = v128.load(p);
+        const s = sigmoidFromE32(z, expNeg32(f32x4.neg(f32x4.abs(z)), true));
+        const zs = f32x4.mul(z, s);
+        v128.store(p, zs);
+        v128.store(p + dd, f32x4.add(s, f32x4.mul(zs, f32x4.sub(one, s))));
+      }
+      break;
+    }
+    case 4: {
+      const half = f32x4.splat(0.5);
+      for (let p = pz; p < end; p += 16) {
+        const z = v128.load(p);
+        const z2 = f32x4.mul(z, z);
+        const u = f32x4.mul(f32x4.splat(<f32>GELU_C), f32x4.add(z, f32x4.mul(f32x4.splat(<f32>GELU_A), f32x4.mul(z2, z))));
+        const t = tanh32(u);
+        const hz = f32x4.mul(half, z);
+        const opt = f32x4.add(one, t);
+        v128.store(p, f32x4.mul(hz, opt));
+        const du = f32x4.mul(f32x4.splat(<f32>GELU_C), f32x4.add(one, f32x4.mul(f32x4.splat(<f32>(3.0 * GELU_A)), z2)));
+        v128.store(p + dd, f32x4.add(f32x4.mul(half, opt), f32x4.mul(f32x4.mul(hz, f32x4.sub(one, f32x4.mul(t, t))), du)));
+      }
+      break;
+    }
+    case 5: {
+      for (let p = pz; p < end; p += 16) {
+        v128.store(p, sincos32(v128.load(p), p + dd));
+      }
+      break;
+    }
+    default: {
+      for (let p = pz; p < end; p += 16) {
+        const z = v128.load(p);
+        const pos = f32x4.gt(z, zero);
+        v128.store(p, v128.and(z, pos));
+        v128.store(p + dd, v128.and(one, pos));
+      }
+    }
   }
 }
 
-@inline function activate<T>(code: i32, pz: usize, pd: usize, count: i32, tmp: usize): void {
+@inline function activate<T>(code: i32, pz: usize, pd: usize, count: i32): void {
   if (sizeof<T>() == 8) activate64(code, pz, pd, count);
-  else activate32(code, pz, pd, count, tmp);
+  else activate32(code, pz, pd, count);
 }
 
 @inline function hsum<T>(x: v128): T {
@@ -419,7 +564,6 @@ function stepT<T>(ctx: usize, b: i32, useRows: bool): f64 {
   const gWp = load<usize>(ctx, C_GWP), gvp = load<usize>(ctx, C_GVP);
   const Ab = load<usize>(ctx, C_AB), Gb = load<usize>(ctx, C_GB);
   const rp = load<usize>(ctx, C_RP), rb = load<usize>(ctx, C_RB);
-  const tmp = load<usize>(ctx, C_TMP);
   const rowBytes = <usize>mp * S;
 
   // padded copies of W and v (the padding stays zero), zeroed gradient accumulators
@@ -436,7 +580,7 @@ function stepT<T>(ctx: usize, b: i32, useRows: bool): f64 {
     const R4 = (Rb + 3) & ~3;
     if (!gatherBlock<T>(ctx, t0, Rb, R4, useRows)) return -1;
     zBlock<T>(rp, R4, Wp, d, mp, Ab);
-    activate<T>(code, Ab, Gb, R4 * mp, tmp);
+    activate<T>(code, Ab, Gb, R4 * mp);
     sse += residuals<T>(Ab, vp, mp, R4, Rb, rb, 0);
     // gv += A^T r and G = (r v^T) .* D, row by row (padded rows have r = 0)
     for (let i = 0; i < Rb; i++) {
@@ -473,7 +617,6 @@ function forwardT<T>(ctx: usize): f64 {
   const Wp = load<usize>(ctx, C_WP), vp = load<usize>(ctx, C_VP);
   const Ab = load<usize>(ctx, C_AB), Gb = load<usize>(ctx, C_GB);
   const rp = load<usize>(ctx, C_RP), rb = load<usize>(ctx, C_RB);
-  const tmp = load<usize>(ctx, C_TMP);
   const rowBytes = <usize>mp * S;
   for (let k = 0; k < d; k++) {
     memory.copy(Wp + <usize>k * rowBytes, W + <usize>k * <usize>m * S, <usize>m * S);
@@ -485,7 +628,7 @@ function forwardT<T>(ctx: usize): f64 {
     const R4 = (Rb + 3) & ~3;
     gatherBlock<T>(ctx, t0, Rb, R4, false);
     zBlock<T>(rp, R4, Wp, d, mp, Ab);
-    activate<T>(code, Ab, Gb, R4 * mp, tmp);
+    activate<T>(code, Ab, Gb, R4 * mp);
     sse += residuals<T>(Ab, vp, mp, R4, Rb, rb, F + <usize>t0 * S);
   }
   return sse;

@@ -96,6 +96,18 @@ test('float64: large pre-activations (|z| up to ~1e3) stay finite and match the 
   }
 });
 
+// Looser than 1e-5: with |z| ~ 1e3 in float32, z itself carries ~1e-4 absolute rounding and
+// s'(z) = 1 - t^2 cancels where t is near +-1; sin is left out as its value is then noise.
+test('float32: large pre-activations stay finite and match the reference to 1e-4', async (t) => {
+  for (const act of ACTIVATIONS.filter((a) => a !== 'sin')) {
+    const { ref, wasm } = await pair('float32', 64, 9, 13, act, 300);
+    close(t, `${act} sse`, wasm.step(), ref.step(), 1e-4);
+    close(t, `${act} gW`, wasm.gW, ref.gW, 1e-4);
+    close(t, `${act} gv`, wasm.gv, ref.gv, 1e-4);
+    t.true(wasm.gW.every(Number.isFinite), `${act}: gW finite`);
+  }
+});
+
 test('float64: tiny pre-activations keep full relative accuracy (tanh, gelu near 0)', async (t) => {
   for (const act of ['tanh', 'gelu', 'sin', 'softplus'] as const) {
     const { ref, wasm } = await pair('float64', 20, 5, 6, act, 1e-9);

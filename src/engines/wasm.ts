@@ -51,7 +51,7 @@ async function compileKernel(): Promise<WasmModule> {
 const C = {
   n: 0, d: 4, m: 8, dp: 12, mp: 16, R: 20, act: 24,
   X: 28, y: 32, W: 36, v: 40, gW: 44, gv: 48, F: 52, rows: 56,
-  Wp: 60, vp: 64, gWp: 68, gvp: 72, Ab: 76, Gb: 80, rp: 84, rb: 88, tmp: 92,
+  Wp: 60, vp: 64, gWp: 68, gvp: 72, Ab: 76, Gb: 80, rp: 84, rb: 88,
 } as const;
 const CTX_BYTES = 128;
 const PAGE = 65536;
@@ -103,7 +103,6 @@ class WasmProblem implements Problem {
     const take = (bytes: number): number => { const at = top; top = align16(top + bytes); return at; };
     const ctx = take(CTX_BYTES);
     const p = {
-      tmp: take(64),
       X: take(n * dp * S), y: take(n * S),
       W: take(d * m * S), v: take(m * S), gW: take(d * m * S), gv: take(m * S), F: take(n * S), rows: take(n * 4),
       Wp: take(dp * mp * S), vp: take(mp * S), gWp: take(dp * mp * S), gvp: take(mp * S),
