@@ -57,9 +57,159 @@ function encodeEntry(status: string, success: boolean): EntryCode {
   return 2 * (k < 0 ? STATUSES.indexOf('error') : k) + (success ? 1 : 0);
 }
 
+/**
+ * id -> EntryCode for up to millions of ids without a JS string or Map entry per id: ids of 20
+ * lowercase hex digits (what the grid makes) are stored as two 40-bit numbers in an open-addressing
+ * table over typed arrays; any other id goes to a plain Map.
+ */
+export class IdTable {
+  private static readonly HEX = 20;
+  private hi = new Float64Array(1024);
+  private lo = new Float64Array(1024);
+  /** -1 empty, -2 deleted, else the entry code. */
+  private codes = new Int8Array(1024).fill(-1);
+  private used = 0; // slots not empty (live + deleted)
+  private live = 0;
+  private readonly other = new Map<string, EntryCode>();
+
+  get size(): number {
+    return this.live + this.other.size;
+  }
+
+  private static hexValue(c: number): number {
+    if (c >= 48 && c <= 57) return c - 48; // 0-9
+    if (c >= 97 && c <= 102) return c - 87; // a-f
+    return -1;
+  }
+
+  /** Two 40-bit halves of a 20-hex-digit id (from bytes), or null if it is not one. */
+  private static splitBytes(buf: Buffer, s: number, e: number): [number, number] | null {
+    if (e - s !== IdTable.HEX) return null;
+    let hi = 0;
+    let lo = 0;
+    for (let i = 0; i < 10; i++) {
+      const a = IdTable.hexValue(buf[s + i]!);
+      const b = IdTable.hexValue(buf[s + 10 + i]!);
+      if (a < 0 || b < 0) return null;
+      hi = hi * 16 + a;
+      lo = lo * 16 + b;
+    }
+    return [hi, lo];
+  }
+
+  private static splitText(id: string): [number, number] | null {
+    if (id.length !== IdTable.HEX) return null;
+    let hi = 0;
+    let lo = 0;
+    for (let i = 0; i < 10; i++) {
+      const a = IdTable.hexValue(id.charCodeAt(i));
+      const b = IdTable.hexValue(id.charCodeAt(10 + i));
+      if (a < 0 || b < 0) return null;
+      hi = hi * 16 + a;
+      lo = lo * 16 + b;
+    }
+    return [hi, lo];
+  }
+
+  /** Slot of (hi, lo), or the first free slot of its probe sequence (codes[slot] < 0). */
+  private slot(hi: number, lo: number): number {
+    const mask = this.codes.length - 1;
+    let i = ((lo % 0x40000000) ^ (hi % 0x40000000)) & mask; // ids are hashes: low bits are uniform
+    let firstDeleted = -1;
+    for (;;) {
+      const c = this.codes[i]!;
+      if (c === -1) return firstDeleted >= 0 ? firstDeleted : i;
+      if (c === -2) { if (firstDeleted < 0) firstDeleted = i; } else if (this.hi[i] === hi && this.lo[i] === lo) return i;
+      i = (i + 1) & mask;
+    }
+  }
+
+  private find(hi: number, lo: number): number {
+    const mask = this.codes.length - 1;
+    let i = ((lo % 0x40000000) ^ (hi % 0x40000000)) & mask;
+    for (;;) {
+      const c = this.codes[i]!;
+      if (c === -1) return -1;
+      if (c !== -2 && this.hi[i] === hi && this.lo[i] === lo) return i;
+      i = (i + 1) & mask;
+    }
+  }
+
+  private grow(): void {
+    const { hi, lo, codes } = this;
+    const cap = codes.length * 2;
+    this.hi = new Float64Array(cap);
+    this.lo = new Float64Array(cap);
+    this.codes = new Int8Array(cap).fill(-1);
+    this.used = 0;
+    this.live = 0;
+    for (let i = 0; i < codes.length; i++) if (codes[i]! >= 0) this.put(hi[i]!, lo[i]!, codes[i]!);
+  }
+
+  /** Returns true when the id was not there before. */
+  private put(hi: number, lo: number, code: EntryCode): boolean {
+    if ((this.used + 1) * 2 > this.codes.length) this.grow();
+    const i = this.slot(hi, lo);
+    const c = this.codes[i]!;
+    const fresh = c < 0;
+    if (c === -1) this.used++;
+    if (fresh) this.live++;
+    this.hi[i] = hi;
+    this.lo[i] = lo;
+    this.codes[i] = code;
+    return fresh;
+  }
+
+  /** Sets the code of the id in buf[s..e); returns true when the id was not there before. */
+  setBytes(buf: Buffer, s: number, e: number, code: EntryCode): boolean {
+    const h = IdTable.splitBytes(buf, s, e);
+    if (h) return this.put(h[0], h[1], code);
+    return this.set(buf.toString('utf8', s, e), code);
+  }
+
+  /** Sets the code of an id; returns true when the id was not there before. */
+  set(id: string, code: EntryCode): boolean {
+    const h = IdTable.splitText(id);
+    if (h) return this.put(h[0], h[1], code);
+    const fresh = !this.other.has(id);
+    this.other.set(id, code);
+    return fresh;
+  }
+
+  get(id: string): EntryCode | undefined {
+    const h = IdTable.splitText(id);
+    if (!h) return this.other.get(id);
+    const i = this.find(h[0], h[1]);
+    return i < 0 ? undefined : this.codes[i]!;
+  }
+
+  has(id: string): boolean {
+    return this.get(id) !== undefined;
+  }
+
+  delete(id: string): boolean {
+    const h = IdTable.splitText(id);
+    if (!h) return this.other.delete(id);
+    const i = this.find(h[0], h[1]);
+    if (i < 0) return false;
+    this.codes[i] = -2;
+    this.live--;
+    return true;
+  }
+
+  /** Every (id, code), hex ids first (in table order), then the others in insertion order. */
+  *[Symbol.iterator](): IterableIterator<[string, EntryCode]> {
+    for (let i = 0; i < this.codes.length; i++) {
+      const c = this.codes[i]!;
+      if (c >= 0) yield [this.hi[i]!.toString(16).padStart(10, '0') + this.lo[i]!.toString(16).padStart(10, '0'), c];
+    }
+    yield* this.other;
+  }
+}
+
 export interface JournalIndex {
   /** id -> status and success of its last line (ids appear once in a journal this writer produced). */
-  entries: Map<string, EntryCode>;
+  entries: IdTable;
   /** Lines read (complete records). */
   lines: number;
   /** Ids that appeared on more than one line (the last wins). */
@@ -129,8 +279,16 @@ function scanLines(fd: number, onLine: (buf: Buffer, s: number, e: number, isLas
  * for a blank line and 'torn' for a last line that is not valid JSON; throws for a bad line
  * elsewhere (corruption beyond a torn tail).
  */
-function parseLine(buf: Buffer, s: number, e: number, isLast: boolean, lineNo: number, file: string):
-  { id: string; status: string; success: boolean } | null | 'torn' {
+interface ParsedLine {
+  /** The id as text, or null when it is given by position (idStart..idEnd in the buffer). */
+  id: string | null;
+  idStart: number;
+  idEnd: number;
+  status: string;
+  success: boolean;
+}
+
+function parseLine(buf: Buffer, s: number, e: number, isLast: boolean, lineNo: number, file: string): ParsedLine | null | 'torn' {
   if (!isLast && startsWith(buf, s, e, ID_PREFIX)) {
     const idEnd = quoteAt(buf, s + ID_PREFIX.length, e);
     if (idEnd !== -1 && startsWith(buf, idEnd, e, STATUS_KEY)) {
@@ -138,7 +296,7 @@ function parseLine(buf: Buffer, s: number, e: number, isLast: boolean, lineNo: n
       const stEnd = quoteAt(buf, st, e);
       if (stEnd !== -1 && startsWith(buf, stEnd + 1, e, SUCCESS_KEY)) {
         return {
-          id: buf.toString('utf8', s + ID_PREFIX.length, idEnd),
+          id: null, idStart: s + ID_PREFIX.length, idEnd,
           status: buf.toString('latin1', st, stEnd),
           success: startsWith(buf, stEnd + 1 + SUCCESS_KEY.length, e, TRUE),
         };
@@ -149,7 +307,7 @@ function parseLine(buf: Buffer, s: number, e: number, isLast: boolean, lineNo: n
   if (text.trim() === '') return null;
   try {
     const rec = JSON.parse(text) as JournalRecord;
-    return { id: rec.id, status: rec.result.status, success: rec.result.success === true };
+    return { id: rec.id, idStart: 0, idEnd: 0, status: rec.result.status, success: rec.result.success === true };
   } catch {
     if (isLast) return 'torn';
     throw new Error(`${file}:${lineNo}: journal line is not valid JSON (the file is corrupted beyond a torn last line)`);
@@ -161,7 +319,7 @@ function parseLine(buf: Buffer, s: number, e: number, isLast: boolean, lineNo: n
  * records. Same torn-line and corruption rules as `readJournal`.
  */
 export function readJournalIndex(file: string): JournalIndex {
-  const entries = new Map<string, EntryCode>();
+  const entries = new IdTable();
   const out: JournalIndex = { entries, lines: 0, duplicates: 0, tornLine: null };
   if (!existsSync(file)) return out;
   const fd = openSync(file, 'r');
@@ -171,9 +329,9 @@ export function readJournalIndex(file: string): JournalIndex {
       if (r === null) return;
       if (r === 'torn') { out.tornLine = buf.toString('utf8', s, e); return; }
       out.lines++;
-      const before = entries.size;
-      entries.set(r.id, encodeEntry(r.status, r.success));
-      if (entries.size === before) out.duplicates++;
+      const code = encodeEntry(r.status, r.success);
+      const fresh = r.id === null ? entries.setBytes(buf, r.idStart, r.idEnd, code) : entries.set(r.id, code);
+      if (!fresh) out.duplicates++;
     });
   } finally {
     closeSync(fd);
@@ -197,9 +355,10 @@ export function removeRecords(file: string, ids: ReadonlySet<string>, archive: s
     scanLines(src, (buf, s, e, isLast, lineNo) => {
       const r = parseLine(buf, s, e, isLast, lineNo, file);
       if (r === null || r === 'torn') return; // a torn tail is dropped with the rewrite
+      const id = r.id ?? buf.toString('utf8', r.idStart, r.idEnd);
       const line = buf.subarray(s, e + 1); // with its newline (a last line gets one below)
       const whole = isLast ? Buffer.concat([line, Buffer.from('\n')]) : line;
-      if (ids.has(r.id)) archived.push(Buffer.from(whole));
+      if (ids.has(id)) archived.push(Buffer.from(whole));
       else writeSync(dst, whole);
     });
     fsyncSync(dst);
