@@ -59,10 +59,13 @@ const PAGE = 65536;
 const align16 = (x: number): number => (x + 15) & ~15;
 const roundUp = (x: number, q: number): number => Math.ceil(x / q) * q;
 
-/** Rows per block: the A and G blocks (R x mp each) should stay near L1/L2 size. */
-function blockRows(n: number, mpBytes: number): number {
-  const r = Math.floor(32768 / mpBytes / 4) * 4;
-  return Math.min(Math.max(r, 8), 128, roundUp(n, 4));
+/**
+ * Rows per block: the A and G blocks (R x mp each) should stay near L1 size and the block's rows
+ * of X (R x dp) within L2, so the backward pass re-reads them from cache.
+ */
+function blockRows(n: number, mpBytes: number, dpBytes: number): number {
+  const r = Math.min(Math.floor(32768 / mpBytes), Math.floor(262144 / dpBytes));
+  return Math.min(Math.max(Math.floor(r / 4) * 4, 8), 128, roundUp(n, 4));
 }
 
 class WasmProblem implements Problem {
@@ -96,7 +99,7 @@ class WasmProblem implements Problem {
     const tile = 32 / S; // neurons per register tile: two vectors
     const dp = roundUp(d, 4);
     const mp = roundUp(m, tile);
-    const R = blockRows(n, mp * S);
+    const R = blockRows(n, mp * S, dp * S);
 
     // Lay out every buffer once, after the module's static data.
     let top = align16(heapBase);
