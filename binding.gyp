@@ -18,7 +18,7 @@
       'target_name': 'narrowsweep',
       'sources': ['native/addon.cc'],
       'include_dirs': ["<!(node -p \"require('node-addon-api').include_dir\")"],
-      'defines': ['NAPI_VERSION=8', 'NAPI_CPP_EXCEPTIONS'],
+      'defines': ['NAPI_VERSION=8', 'NAPI_CPP_EXCEPTIONS', 'NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS'],
       'cflags!': ['-fno-exceptions'],
       'cflags_cc!': ['-fno-exceptions'],
       'cflags_cc': ['-O2', '-fexceptions'],
