@@ -37,22 +37,28 @@ const BIAS64: i64 = 0x4338000000000000 - 1023;
   return i64x2.shl(i64x2.sub(bits, i64x2.splat(BIAS64)), 52);
 }
 
-/** expm1(r) for |r| <= ln2/2: Taylor to r^13 (truncation < 1e-17 relative). */
+/**
+ * expm1(r) for |r| <= ln2/2: Taylor to r^13 (truncation < 1e-17 relative), by Estrin's scheme:
+ * a Horner chain of 13 dependent multiply-adds made the activation loops latency bound.
+ */
 @inline function expm1Poly64(r: v128): v128 {
-  let p = f64x2.splat(1.0 / 6227020800.0); // 1/13!
-  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(1.0 / 479001600.0));
-  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(1.0 / 39916800.0));
-  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(1.0 / 3628800.0));
-  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(1.0 / 362880.0));
-  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(1.0 / 40320.0));
-  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(1.0 / 5040.0));
-  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(1.0 / 720.0));
-  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(1.0 / 120.0));
-  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(1.0 / 24.0));
-  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(1.0 / 6.0));
-  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(0.5));
-  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(1.0));
-  return f64x2.mul(p, r);
+  const r2 = f64x2.mul(r, r);
+  const r4 = f64x2.mul(r2, r2);
+  const r8 = f64x2.mul(r4, r4);
+  // expm1(r) = r q(r), q = sum_{i=0}^{12} r^i / (i+1)!
+  const q01 = f64x2.add(f64x2.splat(1.0), f64x2.mul(r, f64x2.splat(0.5)));
+  const q23 = f64x2.add(f64x2.splat(1.0 / 6.0), f64x2.mul(r, f64x2.splat(1.0 / 24.0)));
+  const q45 = f64x2.add(f64x2.splat(1.0 / 120.0), f64x2.mul(r, f64x2.splat(1.0 / 720.0)));
+  const q67 = f64x2.add(f64x2.splat(1.0 / 5040.0), f64x2.mul(r, f64x2.splat(1.0 / 40320.0)));
+  const q89 = f64x2.add(f64x2.splat(1.0 / 362880.0), f64x2.mul(r, f64x2.splat(1.0 / 3628800.0)));
+  const q1011 = f64x2.add(f64x2.splat(1.0 / 39916800.0), f64x2.mul(r, f64x2.splat(1.0 / 479001600.0)));
+  const q12 = f64x2.splat(1.0 / 6227020800.0);
+  const q03 = f64x2.add(q01, f64x2.mul(r2, q23));
+  const q47 = f64x2.add(q45, f64x2.mul(r2, q67));
+  const q811 = f64x2.add(q89, f64x2.mul(r2, q1011));
+  const q07 = f64x2.add(q03, f64x2.mul(r4, q47));
+  const q812 = f64x2.add(q811, f64x2.mul(r4, q12));
+  return f64x2.mul(r, f64x2.add(q07, f64x2.mul(r8, q812)));
 }
 
 /** k = round(x / ln2) and r = x - k ln2 (two-piece ln2, exact product k * LN2_HI). */
@@ -103,17 +109,17 @@ const SIGN64: i64 = 0x8000000000000000;
   const add = v128.and(f64x2.splat(LN2), big);
   const w = f64x2.div(f, f64x2.add(f64x2.splat(2.0), f));
   const w2 = f64x2.mul(w, w); // <= 0.0295
-  let p = f64x2.splat(1.0 / 23.0);
-  p = f64x2.add(f64x2.mul(p, w2), f64x2.splat(1.0 / 21.0));
-  p = f64x2.add(f64x2.mul(p, w2), f64x2.splat(1.0 / 19.0));
-  p = f64x2.add(f64x2.mul(p, w2), f64x2.splat(1.0 / 17.0));
-  p = f64x2.add(f64x2.mul(p, w2), f64x2.splat(1.0 / 15.0));
-  p = f64x2.add(f64x2.mul(p, w2), f64x2.splat(1.0 / 13.0));
-  p = f64x2.add(f64x2.mul(p, w2), f64x2.splat(1.0 / 11.0));
-  p = f64x2.add(f64x2.mul(p, w2), f64x2.splat(1.0 / 9.0));
-  p = f64x2.add(f64x2.mul(p, w2), f64x2.splat(1.0 / 7.0));
-  p = f64x2.add(f64x2.mul(p, w2), f64x2.splat(1.0 / 5.0));
-  p = f64x2.add(f64x2.mul(p, w2), f64x2.splat(1.0 / 3.0));
+  // p = sum_{i=0}^{10} w2^i / (2i + 3), Estrin's scheme
+  const w4 = f64x2.mul(w2, w2);
+  const w8 = f64x2.mul(w4, w4);
+  const p01 = f64x2.add(f64x2.splat(1.0 / 3.0), f64x2.mul(w2, f64x2.splat(1.0 / 5.0)));
+  const p23 = f64x2.add(f64x2.splat(1.0 / 7.0), f64x2.mul(w2, f64x2.splat(1.0 / 9.0)));
+  const p45 = f64x2.add(f64x2.splat(1.0 / 11.0), f64x2.mul(w2, f64x2.splat(1.0 / 13.0)));
+  const p67 = f64x2.add(f64x2.splat(1.0 / 15.0), f64x2.mul(w2, f64x2.splat(1.0 / 17.0)));
+  const p810 = f64x2.add(f64x2.add(f64x2.splat(1.0 / 19.0), f64x2.mul(w2, f64x2.splat(1.0 / 21.0))), f64x2.mul(w4, f64x2.splat(1.0 / 23.0)));
+  const p03 = f64x2.add(p01, f64x2.mul(w4, p23));
+  const p47 = f64x2.add(p45, f64x2.mul(w4, p67));
+  const p = f64x2.add(f64x2.add(p03, f64x2.mul(w8, p47)), f64x2.mul(f64x2.mul(w8, w8), p810));
   const tw = f64x2.add(w, w);
   return f64x2.add(add, f64x2.add(tw, f64x2.mul(f64x2.mul(tw, w2), p)));
 }
@@ -131,27 +137,23 @@ const PIO2_3: f64 = 2.02226624871116645580e-21;
   r = f64x2.sub(r, f64x2.mul(kf, f64x2.splat(PIO2_2)));
   r = f64x2.sub(r, f64x2.mul(kf, f64x2.splat(PIO2_3)));
   const r2 = f64x2.mul(r, r); // |r| <= pi/4
-  // sin r = r + r^3 (-1/3! + r^2 (1/5! - ...)) to r^17
-  let s = f64x2.splat(1.0 / 355687428096000.0);
-  s = f64x2.add(f64x2.mul(s, r2), f64x2.splat(-1.0 / 1307674368000.0));
-  s = f64x2.add(f64x2.mul(s, r2), f64x2.splat(1.0 / 6227020800.0));
-  s = f64x2.add(f64x2.mul(s, r2), f64x2.splat(-1.0 / 39916800.0));
-  s = f64x2.add(f64x2.mul(s, r2), f64x2.splat(1.0 / 362880.0));
-  s = f64x2.add(f64x2.mul(s, r2), f64x2.splat(-1.0 / 5040.0));
-  s = f64x2.add(f64x2.mul(s, r2), f64x2.splat(1.0 / 120.0));
-  s = f64x2.add(f64x2.mul(s, r2), f64x2.splat(-1.0 / 6.0));
+  const r4 = f64x2.mul(r2, r2);
+  const r8 = f64x2.mul(r4, r4);
+  // sin r = r + r^3 (-1/3! + r^2/5! - ...) to r^17, cos r = 1 - r^2/2 + r^4 (1/4! - r^2/6! + ...) to r^18,
+  // both by Estrin's scheme in r^2
+  const s01 = f64x2.add(f64x2.splat(-1.0 / 6.0), f64x2.mul(r2, f64x2.splat(1.0 / 120.0)));
+  const s23 = f64x2.add(f64x2.splat(-1.0 / 5040.0), f64x2.mul(r2, f64x2.splat(1.0 / 362880.0)));
+  const s45 = f64x2.add(f64x2.splat(-1.0 / 39916800.0), f64x2.mul(r2, f64x2.splat(1.0 / 6227020800.0)));
+  const s67 = f64x2.add(f64x2.splat(-1.0 / 1307674368000.0), f64x2.mul(r2, f64x2.splat(1.0 / 355687428096000.0)));
+  const s = f64x2.add(f64x2.add(s01, f64x2.mul(r4, s23)), f64x2.mul(r8, f64x2.add(s45, f64x2.mul(r4, s67))));
   const sr = f64x2.add(r, f64x2.mul(f64x2.mul(r, r2), s));
-  // cos r = 1 - r^2/2 + r^4 (1/4! - r^2/6! + ...) to r^18
-  let c = f64x2.splat(-1.0 / 6402373705728000.0);
-  c = f64x2.add(f64x2.mul(c, r2), f64x2.splat(1.0 / 20922789888000.0));
-  c = f64x2.add(f64x2.mul(c, r2), f64x2.splat(-1.0 / 87178291200.0));
-  c = f64x2.add(f64x2.mul(c, r2), f64x2.splat(1.0 / 479001600.0));
-  c = f64x2.add(f64x2.mul(c, r2), f64x2.splat(-1.0 / 3628800.0));
-  c = f64x2.add(f64x2.mul(c, r2), f64x2.splat(1.0 / 40320.0));
-  c = f64x2.add(f64x2.mul(c, r2), f64x2.splat(-1.0 / 720.0));
-  c = f64x2.add(f64x2.mul(c, r2), f64x2.splat(1.0 / 24.0));
+  const c01 = f64x2.add(f64x2.splat(1.0 / 24.0), f64x2.mul(r2, f64x2.splat(-1.0 / 720.0)));
+  const c23 = f64x2.add(f64x2.splat(1.0 / 40320.0), f64x2.mul(r2, f64x2.splat(-1.0 / 3628800.0)));
+  const c45 = f64x2.add(f64x2.splat(1.0 / 479001600.0), f64x2.mul(r2, f64x2.splat(-1.0 / 87178291200.0)));
+  const c67 = f64x2.add(f64x2.splat(1.0 / 20922789888000.0), f64x2.mul(r2, f64x2.splat(-1.0 / 6402373705728000.0)));
+  const c = f64x2.add(f64x2.add(c01, f64x2.mul(r4, c23)), f64x2.mul(r8, f64x2.add(c45, f64x2.mul(r4, c67))));
   const hr2 = f64x2.mul(r2, f64x2.splat(0.5));
-  const cr = f64x2.add(f64x2.sub(f64x2.splat(1.0), hr2), f64x2.mul(f64x2.mul(r2, r2), c));
+  const cr = f64x2.add(f64x2.sub(f64x2.splat(1.0), hr2), f64x2.mul(r4, c));
   // quadrant q = k mod 4 (exact in floating point)
   const q = f64x2.sub(kf, f64x2.mul(f64x2.splat(4.0), f64x2.floor(f64x2.mul(kf, f64x2.splat(0.25)))));
   const q1 = f64x2.eq(q, f64x2.splat(1.0));
