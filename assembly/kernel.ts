@@ -41,18 +41,44 @@ const BIAS64: i64 = 0x4338000000000000 - 1023;
  * expm1(r) for |r| <= ln2/2: Taylor to r^13 (truncation < 1e-17 relative), by Estrin's scheme:
  * a Horner chain of 13 dependent multiply-adds made the activation loops latency bound.
  */
+/**
+ * The exp/expm1 constants as a table in memory: V8 rebuilds every v128 constant in registers on each
+ * use (3 instructions), a load from this table is one.
+ */
+const CT64: usize = memory.data<f64>([
+  1.0, 1.0,
+  0.5, 0.5,
+  1.0 / 6.0, 1.0 / 6.0,
+  1.0 / 24.0, 1.0 / 24.0,
+  1.0 / 120.0, 1.0 / 120.0,
+  1.0 / 720.0, 1.0 / 720.0,
+  1.0 / 5040.0, 1.0 / 5040.0,
+  1.0 / 40320.0, 1.0 / 40320.0,
+  1.0 / 362880.0, 1.0 / 362880.0,
+  1.0 / 3628800.0, 1.0 / 3628800.0,
+  1.0 / 39916800.0, 1.0 / 39916800.0,
+  1.0 / 479001600.0, 1.0 / 479001600.0,
+  1.0 / 6227020800.0, 1.0 / 6227020800.0,
+  LOG2E, LOG2E,
+  LN2_HI, LN2_HI,
+  LN2_LO, LN2_LO,
+  -708.0, -708.0,
+  reinterpret<f64>(BIAS64), reinterpret<f64>(BIAS64),
+], 16);
+@inline function kc64(i: i32): v128 { return v128.load(CT64 + (<usize>i << 4)); }
+
 @inline function expm1Poly64(r: v128): v128 {
   const r2 = f64x2.mul(r, r);
   const r4 = f64x2.mul(r2, r2);
   const r8 = f64x2.mul(r4, r4);
   // expm1(r) = r q(r), q = sum_{i=0}^{12} r^i / (i+1)!
-  const q01 = f64x2.add(f64x2.splat(1.0), f64x2.mul(r, f64x2.splat(0.5)));
-  const q23 = f64x2.add(f64x2.splat(1.0 / 6.0), f64x2.mul(r, f64x2.splat(1.0 / 24.0)));
-  const q45 = f64x2.add(f64x2.splat(1.0 / 120.0), f64x2.mul(r, f64x2.splat(1.0 / 720.0)));
-  const q67 = f64x2.add(f64x2.splat(1.0 / 5040.0), f64x2.mul(r, f64x2.splat(1.0 / 40320.0)));
-  const q89 = f64x2.add(f64x2.splat(1.0 / 362880.0), f64x2.mul(r, f64x2.splat(1.0 / 3628800.0)));
-  const q1011 = f64x2.add(f64x2.splat(1.0 / 39916800.0), f64x2.mul(r, f64x2.splat(1.0 / 479001600.0)));
-  const q12 = f64x2.splat(1.0 / 6227020800.0);
+  const q01 = f64x2.add(kc64(0), f64x2.mul(r, kc64(1)));
+  const q23 = f64x2.add(kc64(2), f64x2.mul(r, kc64(3)));
+  const q45 = f64x2.add(kc64(4), f64x2.mul(r, kc64(5)));
+  const q67 = f64x2.add(kc64(6), f64x2.mul(r, kc64(7)));
+  const q89 = f64x2.add(kc64(8), f64x2.mul(r, kc64(9)));
+  const q1011 = f64x2.add(kc64(10), f64x2.mul(r, kc64(11)));
+  const q12 = kc64(12);
   const q03 = f64x2.add(q01, f64x2.mul(r2, q23));
   const q47 = f64x2.add(q45, f64x2.mul(r2, q67));
   const q811 = f64x2.add(q89, f64x2.mul(r2, q1011));
@@ -63,15 +89,15 @@ const BIAS64: i64 = 0x4338000000000000 - 1023;
 
 /** k = round(x / ln2) and r = x - k ln2 (two-piece ln2, exact product k * LN2_HI). */
 @inline function reduceK64(x: v128): v128 {
-  return f64x2.nearest(f64x2.mul(x, f64x2.splat(LOG2E)));
+  return f64x2.nearest(f64x2.mul(x, kc64(13)));
 }
 @inline function reduceR64(x: v128, kf: v128): v128 {
-  return f64x2.sub(f64x2.sub(x, f64x2.mul(kf, f64x2.splat(LN2_HI))), f64x2.mul(kf, f64x2.splat(LN2_LO)));
+  return f64x2.sub(f64x2.sub(x, f64x2.mul(kf, kc64(14))), f64x2.mul(kf, kc64(15)));
 }
 
 /** exp(x) for x <= 0 (clamped at -708, where exp is ~3e-308). exp = 2^k (expm1(r) + 1). */
 @inline function expNeg64(x: v128): v128 {
-  x = f64x2.pmax(x, f64x2.splat(-708.0));
+  x = f64x2.pmax(x, kc64(16));
   const kf = reduceK64(x);
   const p = expm1Poly64(reduceR64(x, kf));
   const s = pow2_64(kf);
@@ -80,11 +106,11 @@ const BIAS64: i64 = 0x4338000000000000 - 1023;
 
 /** expm1(x) for x <= 0: 2^k expm1(r) + (2^k - 1), accurate near 0 (no cancellation). */
 @inline function expm1Neg64(x: v128): v128 {
-  x = f64x2.pmax(x, f64x2.splat(-708.0));
+  x = f64x2.pmax(x, kc64(16));
   const kf = reduceK64(x);
   const p = expm1Poly64(reduceR64(x, kf));
   const s = pow2_64(kf);
-  return f64x2.add(f64x2.mul(s, p), f64x2.sub(s, f64x2.splat(1.0)));
+  return f64x2.add(f64x2.mul(s, p), f64x2.sub(s, kc64(0)));
 }
 
 const SIGN64: i64 = 0x8000000000000000;
