@@ -221,3 +221,20 @@ test('--fresh refuses a folder that is not a results folder', async (t) => {
   t.is(readFileSync(join(dir, 'precious.txt'), 'utf8'), 'keep me');
   t.false(existsSync(join(dir, 'lock')));
 });
+
+test('a changed spec under the same name reuses the records whose ids remain and keeps the others', async (t) => {
+  const small = (rhos: string, trials: number) => SPEC.replace('name: e2e', 'name: changed')
+    .replace('rho: [1, 2, 3, 4, 6]', `rho: [${rhos}]`).replace('trials: 3', `trials: ${trials}`).replace('method: [sgd, lm]', 'method: [lm]');
+  const specPath = join(work, 'changed.yaml');
+  const dir = join(work, 'changed');
+  writeFileSync(specPath, small('1, 2', 2)); // 2 (n, d) x 2 rho x 2 trials = 8 runs
+  const r0 = await cli(['run', specPath, '--out', dir, '--quiet']);
+  t.is(r0.code, 0, r0.stderr);
+  writeFileSync(specPath, small('2, 3', 3)); // rho 2 kept (2 trials reused of 3), rho 1 dropped, rho 3 new
+  const r1 = await cli(['run', specPath, '--out', dir, '--quiet']);
+  t.is(r1.code, 0, r1.stderr);
+  t.regex(r1.stdout, /12 configurations: 4 reused from the journal, 8 new; 4 journal records are not in this spec any more \(kept\)/);
+  const { records } = readJournal(join(dir, 'runs.jsonl'));
+  t.is(records.length, 16);
+  t.is(new Set(records.map((x) => x.id)).size, 16);
+});
