@@ -668,3 +668,64 @@ export function step64(ctx: usize, b: i32, useRows: bool): f64 { return stepT<f6
 export function step32(ctx: usize, b: i32, useRows: bool): f64 { return stepT<f32>(ctx, b, useRows); }
 export function forward64(ctx: usize): f64 { return forwardT<f64>(ctx); }
 export function forward32(ctx: usize): f64 { return forwardT<f32>(ctx); }
+
+// ---- tangent-kernel Gram matrix, float64 (METHOD.md 2, 3b) ----
+const C_AF = 92, C_DF = 96, C_GBLK = 100;
+
+@inline function dot64(p: usize, q: usize, bytes: usize): f64 {
+  let a0 = f64x2.splat(0), a1 = f64x2.splat(0);
+  for (let o: usize = 0; o < bytes; o += 32) {
+    a0 = f64x2.add(a0, f64x2.mul(v128.load(p + o), v128.load(q + o)));
+    a1 = f64x2.add(a1, f64x2.mul(v128.load(p + o, 16), v128.load(q + o, 16)));
+  }
+  const a = f64x2.add(a0, a1);
+  return f64x2.extract_lane(a, 0) + f64x2.extract_lane(a, 1);
+}
+
+/** A = s(X W) and D = s'(X W) .* v for all rows, into the (n rounded up to 4) x mp buffers Af, Df. */
+export function gramPrepare64(ctx: usize): void {
+  const S: usize = 8;
+  const n = load<i32>(ctx, C_N), d = load<i32>(ctx, C_D), m = load<i32>(ctx, C_M);
+  const mp = load<i32>(ctx, C_MP), R = load<i32>(ctx, C_R), code = load<i32>(ctx, C_ACT);
+  const W = load<usize>(ctx, C_W), v = load<usize>(ctx, C_V);
+  const Wp = load<usize>(ctx, C_WP), vp = load<usize>(ctx, C_VP), rp = load<usize>(ctx, C_RP);
+  const Af = load<usize>(ctx, C_AF), Df = load<usize>(ctx, C_DF);
+  const rowBytes = <usize>mp * S;
+  for (let k = 0; k < d; k++) memory.copy(Wp + <usize>k * rowBytes, W + <usize>k * <usize>m * S, <usize>m * S);
+  memory.copy(vp, v, <usize>m * S);
+  for (let t0 = 0; t0 < n; t0 += R) {
+    const Rb = min(R, n - t0);
+    const R4 = (Rb + 3) & ~3;
+    gatherBlock<f64>(ctx, t0, Rb, R4, false);
+    const pa = Af + <usize>t0 * rowBytes, pd = Df + <usize>t0 * rowBytes;
+    zBlock<f64>(rp, R4, Wp, d, mp, pa);
+    activate64(code, pa, pd, R4 * mp);
+  }
+  // D .* v (v's padding is 0), and A's padded columns hold s(0), which is not 0 for every s: clear them
+  for (let i = 0; i < n; i++) {
+    const pd = Df + <usize>i * rowBytes;
+    for (let o: usize = 0; o < rowBytes; o += 16) v128.store(pd + o, f64x2.mul(v128.load(pd + o), v128.load(vp + o)));
+    memory.fill(Af + <usize>i * rowBytes + <usize>m * S, 0, <usize>(mp - m) * S);
+  }
+}
+
+/**
+ * Rows i0 .. i1 of G, lower triangle only: Gblk[(i - i0) n + k] = (x_i . x_k)(D_i . D_k) (+ A_i . A_k) for k <= i.
+ * Needs gramPrepare64 first.
+ */
+export function gramRows64(ctx: usize, i0: i32, i1: i32, withV: bool): void {
+  const S: usize = 8;
+  const n = load<i32>(ctx, C_N), dp = load<i32>(ctx, C_DP), mp = load<i32>(ctx, C_MP);
+  const X = load<usize>(ctx, C_X), Af = load<usize>(ctx, C_AF), Df = load<usize>(ctx, C_DF);
+  const Gblk = load<usize>(ctx, C_GBLK);
+  const xBytes = <usize>dp * S, rowBytes = <usize>mp * S;
+  for (let i = i0; i < i1; i++) {
+    const xi = X + <usize>i * xBytes, di = Df + <usize>i * rowBytes, ai = Af + <usize>i * rowBytes;
+    const out = Gblk + <usize>(i - i0) * <usize>n * S;
+    for (let k = 0; k <= i; k++) {
+      let g = dot64(xi, X + <usize>k * xBytes, xBytes) * dot64(di, Df + <usize>k * rowBytes, rowBytes);
+      if (withV) g += dot64(ai, Af + <usize>k * rowBytes, rowBytes);
+      store<f64>(out + <usize>k * S, g);
+    }
+  }
+}

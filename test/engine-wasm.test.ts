@@ -1,6 +1,7 @@
 // The wasm engine against the TypeScript reference (the oracle of src/core/reference.ts), on shapes
 // that do and do not fill whole SIMD tiles, for every activation, float64 and float32.
 import test from 'ava';
+import { gramTS, jacobianAt } from '../src/core/jacobian.js';
 import { ReferenceProblem } from '../src/core/reference.js';
 import { Rng } from '../src/core/rng.js';
 import { ACTIVATIONS } from '../src/core/types.js';
@@ -115,6 +116,31 @@ test('float64: tiny pre-activations keep full relative accuracy (tanh, gelu near
     close(t, `${act} gW`, wasm.gW, ref.gW, 1e-12);
     close(t, `${act} gv`, wasm.gv, ref.gv, 1e-12);
   }
+});
+
+test('float64 gram matches the TS Gram (J J^T, with and without the v block) on odd shapes, every activation', async (t) => {
+  for (const [n, d, m] of [[7, 3, 5], [33, 17, 10], [101, 50, 41]] as const) {
+    for (const act of ACTIVATIONS) {
+      const { wasm } = await pair('float64', n, d, m, act);
+      t.truthy(wasm.gram, 'float64 problems provide gram');
+      const X = new Float64Array(n * d);
+      // the pair's X is not exposed: rebuild it from the same stream
+      const rng = new Rng(`engine-wasm|${n}|${d}|${m}|${act}|1`);
+      rng.fillNormal(X);
+      const J = jacobianAt(X, n, d, m, wasm.W, wasm.v, act);
+      for (const withV of [false, true]) {
+        const G = new Float64Array(n * n).fill(NaN);
+        wasm.gram!(G, withV);
+        close(t, `${act} n=${n} withV=${withV}`, G, gramTS(J, withV, new Float64Array(n * n)), 1e-12);
+      }
+      wasm.dispose();
+    }
+  }
+});
+
+test('float32 problems leave gram to the core', async (t) => {
+  const { wasm } = await pair('float32', 9, 3, 4, 'tanh');
+  t.is(wasm.gram, undefined);
 });
 
 test('buffers are views of the right type into one memory that never detaches', async (t) => {

@@ -17,6 +17,8 @@ interface KernelExports {
   step32(ctx: number, b: number, useRows: number): number;
   forward64(ctx: number): number;
   forward32(ctx: number): number;
+  gramPrepare64(ctx: number): void;
+  gramRows64(ctx: number, i0: number, i1: number, withV: number): void;
 }
 
 // The tsconfig's lib (ES2022, no DOM) carries no WebAssembly types: declare the few we use.
@@ -52,9 +54,14 @@ const C = {
   n: 0, d: 4, m: 8, dp: 12, mp: 16, R: 20, act: 24,
   X: 28, y: 32, W: 36, v: 40, gW: 44, gv: 48, F: 52, rows: 56,
   Wp: 60, vp: 64, gWp: 68, gvp: 72, Ab: 76, Gb: 80, rp: 84, rb: 88,
+  Af: 92, Df: 96, Gblk: 100,
 } as const;
 const CTX_BYTES = 128;
 const PAGE = 65536;
+/** Largest n given a wasm Gram hook (float64 only): beyond it G (n^2 doubles) is out of reach anyway. */
+const GRAM_MAX_N = 16384;
+/** Bytes of G computed per kernel call, then copied out and mirrored. */
+const GRAM_BLOCK_BYTES = 1 << 20;
 
 const align16 = (x: number): number => (x + 15) & ~15;
 const roundUp = (x: number, q: number): number => Math.ceil(x / q) * q;
@@ -81,6 +88,8 @@ class WasmProblem implements Problem {
   readonly gv: FloatArray;
   readonly F: FloatArray;
   readonly rows: Int32Array;
+  /** Present for float64 problems with n <= GRAM_MAX_N; the core falls back to its TS Gram otherwise. */
+  readonly gram?: (G: Float64Array, withV: boolean) => void;
   private kernel: KernelExports | null;
   private readonly ctx: number;
 
@@ -111,6 +120,13 @@ class WasmProblem implements Problem {
       Wp: take(dp * mp * S), vp: take(mp * S), gWp: take(dp * mp * S), gvp: take(mp * S),
       Ab: take(R * mp * S), Gb: take(R * mp * S), rp: take(R * 4), rb: take(R * S),
     };
+    // Gram buffers (float64 only): A and v .* s'(Z) for every row (n rounded up to whole blocks
+    // of 4) and a block of rows of G.
+    const withGram = dtype === 'float64' && n <= GRAM_MAX_N;
+    const gramRows = Math.max(1, Math.min(n, Math.floor(GRAM_BLOCK_BYTES / (n * 8))));
+    const g = withGram
+      ? { Af: take(roundUp(n, 4) * mp * 8), Df: take(roundUp(n, 4) * mp * 8), Gblk: take(gramRows * n * 8) }
+      : { Af: 0, Df: 0, Gblk: 0 };
     const pages = Math.ceil(top / PAGE);
     const memory = new WA.Memory({ initial: pages, maximum: pages });
     const instance = new WA.Instance(module, { env: { memory } });
@@ -121,7 +137,7 @@ class WasmProblem implements Problem {
     const header = new Int32Array(buf, ctx, CTX_BYTES / 4);
     const set = (field: keyof typeof C, value: number): void => { header[C[field] / 4] = value; };
     set('n', n); set('d', d); set('m', m); set('dp', dp); set('mp', mp); set('R', R); set('act', code);
-    for (const [field, at] of Object.entries(p)) set(field as keyof typeof C, at);
+    for (const [field, at] of Object.entries({ ...p, ...g })) set(field as keyof typeof C, at);
 
     const view = (at: number, len: number): FloatArray =>
       S === 8 ? new Float64Array(buf, at, len) : new Float32Array(buf, at, len);
@@ -135,6 +151,25 @@ class WasmProblem implements Problem {
     this.gv = view(p.gv, m);
     this.F = view(p.F, n);
     this.rows = new Int32Array(buf, p.rows, n);
+    if (withGram) {
+      const block = new Float64Array(buf, g.Gblk, gramRows * n);
+      this.gram = (G: Float64Array, withV: boolean): void => {
+        const k = this.live();
+        if (!(G instanceof Float64Array) || G.length !== n * n) {
+          throw new RangeError(`wasm engine: gram(G) needs a Float64Array of n*n = ${n * n} entries`);
+        }
+        k.gramPrepare64(this.ctx);
+        for (let i0 = 0; i0 < n; i0 += gramRows) {
+          const i1 = Math.min(n, i0 + gramRows);
+          k.gramRows64(this.ctx, i0, i1, withV ? 1 : 0);
+          for (let i = i0; i < i1; i++) {
+            const row = block.subarray((i - i0) * n, (i - i0) * n + i + 1);
+            G.set(row, i * n);
+            for (let c = 0; c < i; c++) G[c * n + i] = row[c]!;
+          }
+        }
+      };
+    }
   }
 
   private live(): KernelExports {
