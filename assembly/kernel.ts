@@ -284,14 +284,33 @@ const MAGIC32: f32 = 12582912.0; // 1.5 * 2^23
 const BIAS32: i32 = 0x4b400000 - 127;
 const SIGN32: i32 = 0x80000000;
 
+/** The f32 exp/expm1 constants as a table in memory (see CT64). */
+const CT32: usize = memory.data<f32>([
+  1.0, 1.0, 1.0, 1.0,
+  0.5, 0.5, 0.5, 0.5,
+  1.0 / 6.0, 1.0 / 6.0, 1.0 / 6.0, 1.0 / 6.0,
+  1.0 / 24.0, 1.0 / 24.0, 1.0 / 24.0, 1.0 / 24.0,
+  1.0 / 120.0, 1.0 / 120.0, 1.0 / 120.0, 1.0 / 120.0,
+  1.0 / 720.0, 1.0 / 720.0, 1.0 / 720.0, 1.0 / 720.0,
+  1.0 / 5040.0, 1.0 / 5040.0, 1.0 / 5040.0, 1.0 / 5040.0,
+  1.0 / 40320.0, 1.0 / 40320.0, 1.0 / 40320.0, 1.0 / 40320.0,
+  -87.0, -87.0, -87.0, -87.0,
+  LOG2E_F, LOG2E_F, LOG2E_F, LOG2E_F,
+  LN2_HI_F, LN2_HI_F, LN2_HI_F, LN2_HI_F,
+  LN2_LO_F, LN2_LO_F, LN2_LO_F, LN2_LO_F,
+  MAGIC32, MAGIC32, MAGIC32, MAGIC32,
+  reinterpret<f32>(BIAS32), reinterpret<f32>(BIAS32), reinterpret<f32>(BIAS32), reinterpret<f32>(BIAS32),
+], 16);
+@inline function kc32(i: i32): v128 { return v128.load(CT32 + (<usize>i << 4)); }
+
 /** expm1(r) for |r| <= ln2/2 (Taylor to r^8, truncation < 3e-9 relative). */
 @inline function expm1Poly32(r: v128): v128 {
   const r2 = f32x4.mul(r, r);
   const r4 = f32x4.mul(r2, r2);
-  const q01 = f32x4.add(f32x4.splat(1.0), f32x4.mul(r, f32x4.splat(0.5)));
-  const q23 = f32x4.add(f32x4.splat(<f32>(1.0 / 6.0)), f32x4.mul(r, f32x4.splat(<f32>(1.0 / 24.0))));
-  const q45 = f32x4.add(f32x4.splat(<f32>(1.0 / 120.0)), f32x4.mul(r, f32x4.splat(<f32>(1.0 / 720.0))));
-  const q67 = f32x4.add(f32x4.splat(<f32>(1.0 / 5040.0)), f32x4.mul(r, f32x4.splat(<f32>(1.0 / 40320.0))));
+  const q01 = f32x4.add(kc32(0), f32x4.mul(r, kc32(1)));
+  const q23 = f32x4.add(kc32(2), f32x4.mul(r, kc32(3)));
+  const q45 = f32x4.add(kc32(4), f32x4.mul(r, kc32(5)));
+  const q67 = f32x4.add(kc32(6), f32x4.mul(r, kc32(7)));
   const q03 = f32x4.add(q01, f32x4.mul(r2, q23));
   const q47 = f32x4.add(q45, f32x4.mul(r2, q67));
   return f32x4.mul(r, f32x4.add(q03, f32x4.mul(r4, q47)));
@@ -299,12 +318,12 @@ const SIGN32: i32 = 0x80000000;
 
 /** Returns expm1(x) (or exp(x) when `plusOne`) for x <= 0, clamped at -87 (exp ~ 1.6e-38, still normal). */
 @inline function expNeg32(x: v128, plusOne: bool): v128 {
-  x = f32x4.pmax(x, f32x4.splat(-87.0));
-  const kf = f32x4.nearest(f32x4.mul(x, f32x4.splat(LOG2E_F)));
-  const r = f32x4.sub(f32x4.sub(x, f32x4.mul(kf, f32x4.splat(LN2_HI_F))), f32x4.mul(kf, f32x4.splat(LN2_LO_F)));
+  x = f32x4.pmax(x, kc32(8));
+  const kf = f32x4.nearest(f32x4.mul(x, kc32(9)));
+  const r = f32x4.sub(f32x4.sub(x, f32x4.mul(kf, kc32(10))), f32x4.mul(kf, kc32(11)));
   const p = expm1Poly32(r);
-  const sc = i32x4.shl(i32x4.sub(f32x4.add(kf, f32x4.splat(MAGIC32)), i32x4.splat(BIAS32)), 23);
-  return f32x4.add(f32x4.mul(sc, p), plusOne ? sc : f32x4.sub(sc, f32x4.splat(1.0)));
+  const sc = i32x4.shl(i32x4.sub(f32x4.add(kf, kc32(12)), kc32(13)), 23);
+  return f32x4.add(f32x4.mul(sc, p), plusOne ? sc : f32x4.sub(sc, kc32(0)));
 }
 
 @inline function tanh32(z: v128): v128 {
