@@ -8,7 +8,8 @@ import { ACTIVATIONS } from '../src/core/types.js';
 import type { Activation, Dtype, Engine, FloatArray, Problem, ProblemSpec } from '../src/core/types.js';
 import { loadWasmEngine } from '../src/engines/wasm.js';
 
-const SHAPES: Array<[number, number, number]> = [[7, 3, 5], [33, 17, 10], [200, 10, 40], [101, 50, 41]];
+// [1, 1, 1]: one row, one input, one neuron; [130, 1, 2]: more than one block of 128 rows.
+const SHAPES: Array<[number, number, number]> = [[7, 3, 5], [33, 17, 10], [200, 10, 40], [101, 50, 41], [1, 1, 1], [130, 1, 2]];
 const TOL: Record<Dtype, number> = { float64: 1e-12, float32: 1e-5 };
 
 /** ||a - b|| / ||b|| (plain difference when b = 0). */
@@ -49,7 +50,8 @@ function close(t: { true(c: boolean, m?: string): void }, what: string, got: Flo
 
 for (const dtype of ['float64', 'float32'] as const) {
   const tol = TOL[dtype];
-  for (const [n, d, m] of SHAPES) {
+  // float32 with n = 1: one residual, which may cancel (see the rows test below)
+  for (const [n, d, m] of SHAPES.filter(([n]) => dtype === 'float64' || n > 1)) {
     test(`${dtype} n=${n} d=${d} m=${m}: full-batch step, every activation`, async (t) => {
       for (const act of ACTIVATIONS) {
         const { ref, wasm } = await pair(dtype, n, d, m, act);
