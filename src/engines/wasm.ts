@@ -63,7 +63,7 @@ const GRAM_MAX_N = 16384;
 /** Bytes of G computed per kernel call, then copied out and mirrored. */
 const GRAM_BLOCK_BYTES = 1 << 20;
 
-const align16 = (x: number): number => (x + 15) & ~15;
+const align16 = (x: number): number => Math.ceil(x / 16) * 16; // not & ~15: sizes may pass 2^31
 const roundUp = (x: number, q: number): number => Math.ceil(x / q) * q;
 
 /**
@@ -128,6 +128,9 @@ class WasmProblem implements Problem {
       ? { Af: take(roundUp(n, 4) * mp * 8), Df: take(roundUp(n, 4) * mp * 8), Gblk: take(gramRows * n * 8) }
       : { Af: 0, Df: 0, Gblk: 0 };
     const pages = Math.ceil(top / PAGE);
+    if (pages > 65536) {
+      throw new RangeError(`wasm engine: n=${n}, d=${d}, m=${m} needs ${Math.ceil(top / 2 ** 20)} MiB, more than the 4 GiB of a wasm32 memory`);
+    }
     const memory = new WA.Memory({ initial: pages, maximum: pages });
     const instance = new WA.Instance(module, { env: { memory } });
     this.kernel = instance.exports as unknown as KernelExports;
