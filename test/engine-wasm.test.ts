@@ -174,6 +174,15 @@ test('several problems coexist without touching each other', async (t) => {
   close(t, 'a still works after b is disposed', a.wasm.step(), a.ref.step(), 1e-12);
 });
 
+test('a NaN weight gives a NaN loss (so the core can report divergence), not an exception', async (t) => {
+  for (const dtype of ['float64', 'float32'] as const) {
+    const { wasm } = await pair(dtype, 12, 3, 5, 'tanh');
+    wasm.W[4] = NaN;
+    t.true(Number.isNaN(wasm.step()), dtype);
+    t.true(Number.isNaN(wasm.forward()), dtype);
+  }
+});
+
 test('bad arguments throw with the argument named', async (t) => {
   const { wasm } = await pair('float64', 10, 3, 4, 'tanh');
   t.throws(() => wasm.step(0), { message: /step\(b\)/ });
