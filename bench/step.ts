@@ -1,7 +1,9 @@
 // Times the f64 training step (forward and both gradients, METHOD.md section 1, tanh) of every
 // engine against numpy, in one run:
 //   node dist/bench/step.js [--rounds 15] [--slice 0.2] [--sizes 1000x50x40,...] [--cpu N|none]
-//                           [--python /usr/bin/python3] [--engines native,wasm,ts,tfjs]
+//                           [--python /usr/bin/python3] [--engines native,wasm,ts,tfjs] [--no-install]
+// Without numpy, and as root with apt-get, it installs Debian's python3-numpy (with OpenBLAS) first;
+// --no-install skips numpy with a message instead.
 // numpy runs in one long-lived warm process (bench/step_numpy.py, OPENBLAS_NUM_THREADS=1). Each
 // round gives numpy and then every engine a time slice of the same length; the figure reported
 // is the median over rounds of (engine steps/s) / (numpy steps/s) in that round, so that the
@@ -24,10 +26,10 @@ const DEFAULT_SIZES: Size[] = [[1000, 50, 40], [4000, 100, 80], [200, 10, 40], [
 const here = dirname(fileURLToPath(import.meta.url));
 const numpyScript = [join(here, 'step_numpy.py'), join(here, '../../bench/step_numpy.py')].find((p) => existsSync(p));
 
-interface Options { rounds: number; slice: number; sizes: Size[]; cpu: string; python: string | null; engines: string[] }
+interface Options { rounds: number; slice: number; sizes: Size[]; cpu: string; python: string | null; engines: string[]; install: boolean }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { rounds: 15, slice: 0.2, sizes: DEFAULT_SIZES, cpu: 'auto', python: null, engines: ['native', 'wasm', 'ts', 'tfjs'] };
+  const o: Options = { rounds: 15, slice: 0.2, sizes: DEFAULT_SIZES, cpu: 'auto', python: null, engines: ['native', 'wasm', 'ts', 'tfjs'], install: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!, v = argv[i + 1];
     const need = (): string => { if (v === undefined) throw new Error(`${a}: expected a value`); i++; return v; };
@@ -36,6 +38,7 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--cpu') o.cpu = need();
     else if (a === '--python') o.python = need();
     else if (a === '--engines') o.engines = need().split(',');
+    else if (a === '--no-install') o.install = false;
     else if (a === '--sizes') {
       o.sizes = need().split(',').map((s) => {
         const p = s.split('x').map(Number);
@@ -43,7 +46,7 @@ function parseArgs(argv: string[]): Options {
         return p as Size;
       });
     } else if (a === '--help') {
-      console.log('usage: node dist/bench/step.js [--rounds 15] [--slice 0.2] [--sizes 1000x50x40,...] [--cpu N|none] [--python PATH] [--engines native,wasm,ts,tfjs]');
+      console.log('usage: node dist/bench/step.js [--rounds 15] [--slice 0.2] [--sizes 1000x50x40,...] [--cpu N|none] [--python PATH] [--engines native,wasm,ts,tfjs] [--no-install]');
       process.exit(0);
     } else throw new Error(`unknown option ${a}`);
   }
@@ -65,12 +68,29 @@ function pinned(o: Options): boolean {
 
 // ---- numpy peer --------------------------------------------------------------------------------
 
+function withoutOpenblasOverrides(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { OPENBLAS_CORETYPE: _c, OPENBLAS_L2_SIZE: _l, ...rest } = env;
+  return rest;
+}
+
+const hasNumpy = (py: string): boolean => spawnSync(py, ['-c', 'import numpy'], { stdio: 'ignore' }).status === 0;
+
+/** Installs Debian's numpy with OpenBLAS when apt-get is there and we are root; false otherwise. */
+function installNumpy(): boolean {
+  if (process.getuid?.() !== 0 || spawnSync('apt-get', ['--version'], { stdio: 'ignore' }).status !== 0) return false;
+  console.log('bench/step: no numpy found; installing python3-numpy and libopenblas0-pthread with apt-get ...');
+  spawnSync('apt-get', ['update', '-qq'], { stdio: 'ignore' });
+  return spawnSync('apt-get', ['install', '-y', '-qq', 'python3-numpy', 'libopenblas0-pthread'], { stdio: 'ignore' }).status === 0;
+}
+
 class Numpy {
   private readonly proc: ChildProcessWithoutNullStreams;
   private readonly waiting: Array<(v: Record<string, unknown>) => void> = [];
   private constructor(python: string, script: string) {
     this.proc = spawn(python, [script], {
-      env: { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' },
+      // OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE may be set on these machines to pin an older kernel
+      // family; they slow a current OpenBLAS, so the peer runs without them (the core it picked is printed).
+      env: { ...withoutOpenblasOverrides(process.env), OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     createInterface({ input: this.proc.stdout }).on('line', (line) => this.waiting.shift()?.(JSON.parse(line) as Record<string, unknown>));
@@ -81,11 +101,11 @@ class Numpy {
     if (numpyScript === undefined) return { numpy: null, why: 'bench/step_numpy.py not found' };
     // Debian's python3 first: the default python3 may be a pyenv one without numpy.
     const candidates = o.python !== null ? [o.python] : ['/usr/bin/python3', 'python3'];
-    for (const py of candidates) {
-      const r = spawnSync(py, ['-c', 'import numpy'], { stdio: 'ignore' });
-      if (r.status === 0) return { numpy: new Numpy(py, numpyScript), python: py };
+    for (let attempt = 0; attempt < 2; attempt++) {
+      for (const py of candidates) if (hasNumpy(py)) return { numpy: new Numpy(py, numpyScript), python: py };
+      if (attempt === 0 && (!o.install || !installNumpy())) break;
     }
-    return { numpy: null, why: `no python with numpy among ${candidates.join(', ')} (Debian: apt-get install python3-numpy)` };
+    return { numpy: null, why: `no python with numpy among ${candidates.join(', ')} (Debian: apt-get install python3-numpy libopenblas0-pthread)` };
   }
 
   ask(msg: Record<string, unknown>): Promise<Record<string, unknown>> {
@@ -184,7 +204,8 @@ async function main(): Promise<void> {
   console.log(`node ${process.version}; pinned to CPU ${process.env.NARROWSWEEP_BENCH_CPU ?? 'none'}; load average at start ${la()}`);
   if (np.numpy !== null) {
     const v = await np.numpy.ask({ cmd: 'info' });
-    console.log(`numpy ${String(v.numpy)} (${String(v.blas)}) via ${np.python}, OPENBLAS_NUM_THREADS=1, warm server`);
+    const core = typeof v.core === 'string' && v.core !== '' ? `, OpenBLAS core ${v.core}` : '';
+    console.log(`numpy ${String(v.numpy)} (${String(v.blas)}${core}) via ${np.python}, OPENBLAS_NUM_THREADS=1, warm server`);
   } else {
     console.log(`numpy: skipped, ${np.why}`);
   }

@@ -65,13 +65,28 @@ def blas_name():
         return "unknown"
 
 
+def openblas_core():
+    """The kernel family OpenBLAS picked at run time (e.g. Zen, SkylakeX, Haswell), or ''."""
+    try:
+        import ctypes
+        with open("/proc/self/maps") as f:
+            paths = {line.split()[-1] for line in f if "openblas" in line and ".so" in line}
+        for path in sorted(paths):
+            lib = ctypes.CDLL(path)
+            lib.openblas_get_corename.restype = ctypes.c_char_p
+            return lib.openblas_get_corename().decode()
+    except Exception:
+        pass
+    return ""
+
+
 def main():
     for line in sys.stdin:
         msg = json.loads(line)
         cmd = msg["cmd"]
         if cmd == "info":
             step_ok = True
-            out = {"numpy": np.__version__, "blas": blas_name(), "ok": step_ok}
+            out = {"numpy": np.__version__, "blas": blas_name(), "core": openblas_core(), "ok": step_ok}
         elif cmd == "setup":
             setup(int(msg["n"]), int(msg["d"]), int(msg["m"]), int(msg.get("seed", 1)))
             step()  # warm: first-call allocations and BLAS buffers
