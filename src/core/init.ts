@@ -1,5 +1,5 @@
-// Initialisations (METHOD.md section 2): LeCun, and mirrored LeCun W0 = [W', W'], v0 = [v', -v'],
-// so that F(W0, v0) = 0 exactly. `outputScale` (alpha) multiplies v0 in both.
+// Initialisations (METHOD.md section 2): LeCun, and mirrored LeCun W0 = [W', W'], v0 = [v', -v']
+// (pairs interleaved, see below), so that F(W0, v0) = 0 exactly. `outputScale` (alpha) multiplies v0 in both.
 import { Rng } from './rng.js';
 import type { ResolvedConfig } from './types.js';
 
@@ -25,18 +25,23 @@ export function initParams(cfg: Pick<ResolvedConfig, 'seed' | 'd' | 'm' | 'init'
     return { W, v };
   }
   if (m % 2 !== 0) throw new Error(`mirrored init needs an even width, got m = ${m}`);
+  // The mirrored pairs sit side by side: columns 2k and 2k + 1 are both w'_k, and v0 holds
+  // (v'_k, -v'_k). This is [W', W'], [v', -v'] with the hidden units reordered (the network is the
+  // same function), and it makes F(W0, v0) = 0 exactly in floating point too: every engine sums
+  // s(z_ij) v_j over j so that each pair's two terms cancel exactly (a left-to-right sum cancels at
+  // every pair; SIMD lanes and their reductions pair lane 2k with lane 2k + 1).
   const h = m / 2;
   for (let k = 0; k < d; k++) {
     for (let j = 0; j < h; j++) {
       const w = sdW * rng.normal();
-      W[k * m + j] = w;
-      W[k * m + j + h] = w;
+      W[k * m + 2 * j] = w;
+      W[k * m + 2 * j + 1] = w;
     }
   }
   for (let j = 0; j < h; j++) {
     const vj = alpha * sdv * rng.normal();
-    v[j] = vj;
-    v[j + h] = -vj;
+    v[2 * j] = vj;
+    v[2 * j + 1] = -vj;
   }
   return { W, v };
 }
