@@ -43,9 +43,10 @@ test('train prints the result; --save-model and --save-data let anyone recompute
   t.true(existsSync(join(dir, 'data.test.csv')));
   t.is(readFileSync(join(dir, 'data.test.csv'), 'utf8').trim().split('\n').length - 1, 30);
   t.is(typeof result.testAccuracy, 'number');
-  // the mirrored start: F(W0, v0) = 0, so W0 columns j and j + m/2 agree and v0 is antisymmetric
-  t.deepEqual(saved.W0.map((r: number[]) => r.slice(0, 20)), saved.W0.map((r: number[]) => r.slice(20)));
-  t.deepEqual(saved.v0.slice(0, 20), saved.v0.slice(20).map((x: number) => -x));
+  // the mirrored start: F(W0, v0) = 0, so W0 columns 2k and 2k + 1 agree and v0 pairs are opposite
+  const even = (a: number[]) => a.filter((_, j) => j % 2 === 0), odd = (a: number[]) => a.filter((_, j) => j % 2 === 1);
+  t.deepEqual(saved.W0.map(even), saved.W0.map(odd));
+  t.deepEqual(even(saved.v0), odd(saved.v0).map((x: number) => -x));
 });
 
 test('training on the saved data file reproduces the run bit for bit', (t) => {
@@ -68,6 +69,8 @@ test('bad input: a clear one-line error naming the problem, exit code 2, nothing
     [['--method', 'gdd', '--n', '10', '--d', '2', '--m', '4'], /method: expected one of gd, sgd/],
     [['--method', 'gd', '--n', '10', '--d', '2', '--m', '4', '--bogus', '1'], /Unknown option '--bogus'/],
     [['--method', 'gd', '--n', '10', '--d', '2', '--m', '4', '--data', `csv:${join(dir, 'missing.csv')}`], /missing\.csv/],
+    [['--method', 'gd', '--n', '10', '--d', '2', '--m', '4', '--engine', 'ts', '--dtype', 'float32'], /^narrowsweep: dtype: engine ts \(the TypeScript reference\) computes in float64 only$/m],
+    [['--method', 'gd', '--n', '10', '--d', '2', '--m', '4', '--engine', 'tfjs', '--dtype', 'float64'], /^narrowsweep: dtype: engine tfjs computes in float32 only/m],
   ];
   for (const [args, re] of cases) {
     const r = run(['train', ...args, '--save-model', model]);
@@ -76,4 +79,18 @@ test('bad input: a clear one-line error naming the problem, exit code 2, nothing
     t.notRegex(r.stderr, /at .*\.js:\d+/, 'no stack trace');
   }
   t.deepEqual(readdirSync(dir), []);
+});
+
+test('--save-model and --save-data create missing folders; an overflow is a diverged result, exit 0', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ns-train-'));
+  const model = join(dir, 'a', 'b', 'model.json'), data = join(dir, 'c', 'data.csv');
+  const r = run(['train', '--method', 'gd', '--n', '20', '--d', '3', '--m', '4', '--iterations', '5', '--save-model', model, '--save-data', data]);
+  t.is(r.status, 0, r.stderr);
+  t.is(JSON.parse(readFileSync(model, 'utf8')).m, 4);
+  t.is(readFileSync(data, 'utf8').trim().split('\n').length, 21);
+  const big = run(['train', '--method', 'lm', '--n', '20', '--d', '3', '--m', '4', '--output-scale', '1e200']);
+  t.is(big.status, 0, big.stderr);
+  const res = JSON.parse(big.stdout);
+  t.is(res.status, 'diverged');
+  t.regex(res.message, /not finite/);
 });

@@ -97,18 +97,18 @@ test('minibatch step over rows equals the full step on the gathered data', (t) =
   t.deepEqual(Array.from(q.gv), Array.from(p.gv));
 });
 
-test('mirrored init is exactly mirrored, so F(W0, v0) = 0 term by term', (t) => {
+test('mirrored init is exactly mirrored, so F(W0, v0) = 0 exactly, not just to rounding', (t) => {
   const d = 5, m = 8, n = 30;
   const { W, v } = initParams({ seed: 3, d, m, init: 'mirrored', outputScale: 10 });
-  const h = m / 2;
-  for (let k = 0; k < d; k++) for (let j = 0; j < h; j++) t.is(W[k * m + j], W[k * m + j + h]);
-  for (let j = 0; j < h; j++) t.is(v[j], -v[j + h]!);
+  // the pair of w'_k sits in columns 2k and 2k + 1, with v0 = (v'_k, -v'_k)
+  for (let k = 0; k < d; k++) for (let j = 0; j < m; j += 2) t.is(W[k * m + j], W[k * m + j + 1]);
+  for (let j = 0; j < m; j += 2) t.is(v[j], -v[j + 1]!);
+  t.true(v.every((x) => x !== 0));
   const X = randn('mir-X', n * d);
   const p = new ReferenceProblem({ X, y: new Float64Array(n), n, d, m, activation: 'tanh' });
   p.W.set(W); p.v.set(v);
   p.forward();
-  // each pair of terms cancels exactly; the sum differs from 0 only by summation order rounding
-  for (let i = 0; i < n; i++) t.true(Math.abs(p.F[i]!) <= 1e-15, `F[${i}] = ${p.F[i]}`);
+  for (let i = 0; i < n; i++) t.is(p.F[i], 0, `F[${i}]`);
   // and LeCun scales: entries of W' have variance 1/d, v' variance alpha^2 / m (loose statistical check)
   const big = initParams({ seed: 1, d: 50, m: 400, init: 'mirrored', outputScale: 2 });
   const varW = big.W.reduce((s, x) => s + x * x, 0) / big.W.length;
@@ -237,7 +237,7 @@ test('sigma_min(J) at the mirrored point: ~0 when md/2 < n, clearly positive whe
     const { W, v } = initParams({ seed: 5, d, m, init: 'mirrored', outputScale: 1 });
     const J = jacobianAt(X, n, d, m, W, v, 'tanh');
     const G = gramTS(J, false, new Float64Array(n * n));
-    const gram = sigmaMinFromGram(G, n);
+    const gram = sigmaMinFromGram(G, n)!;
     const top = Math.sqrt(symmetricEigenvalues(G.slice(), n)[n - 1]!);
     // explicit J: row i, block j = v_j s'(x_i . w_j) x_i, laid out as columns (k, j)
     const Jx = new Float64Array(n * d * m);
@@ -298,6 +298,33 @@ test('every pgd iterate stays in the ball, the ball becomes active, and the end 
   t.true(out.result.kktResidual! < 0.05 * out.result.gradNorm!, `kkt ${out.result.kktResidual} vs grad ${out.result.gradNorm}`);
 });
 
+test('float32 pgd (global and per-neuron) keeps every stored iterate in the ball around the float32 W0', async (t) => {
+  const { selectEngine } = await import('../src/engines/select.js');
+  const engine = await selectEngine('wasm', 'float32', { quiet: true });
+  const d = 6, m = 20;
+  for (const projection of ['global', 'per-neuron'] as const) {
+    const cfg = resolveConfig({ method: 'pgd', n: 60, d, m, seed: 2, radius: { relative: 0.01 }, projection, iterations: 300, epsilon: 0, dtype: 'float32', engine: 'wasm' });
+    // the start as float32 holds it, and the radius relative to it
+    const W0 = Float64Array.from(Float32Array.from(initParams(cfg).W));
+    const r = 0.01 * norm(W0);
+    let worst = 0;
+    const out = train(cfg, syntheticDataset(cfg), engine, {
+      afterUpdate: (W) => {
+        if (projection === 'global') worst = Math.max(worst, distance(W, W0) / r);
+        else for (let j = 0; j < m; j++) {
+          let s2 = 0;
+          for (let k = 0; k < d; k++) s2 += (W[k * m + j]! - W0[k * m + j]!) ** 2;
+          worst = Math.max(worst, Math.sqrt(s2) / (r / Math.sqrt(m)));
+        }
+      },
+    });
+    t.true(Math.abs(out.result.radiusUsed! - r) <= 1e-15 * r, `${out.result.radiusUsed} vs ${r}`);
+    t.true(out.result.constraintActive === true, projection);
+    t.true(worst <= 1 + 1e-12, `${projection}: max distance / radius = ${worst}`);
+    t.true(worst > 1 - 1e-5, `${projection}: the ball is reached (${worst})`);
+  }
+});
+
 test('KKT residual: zero when the gradient points out of an active ball, ||g|| when inactive', (t) => {
   const d = 3, m = 2, r = 2;
   const W0 = new Float64Array(d * m);
@@ -353,6 +380,53 @@ test('milestones, early stop at epsilon, and the iteration budget', (t) => {
   t.is(train(capped, syntheticDataset(capped), referenceEngine).result.iterations, 7);
   const sgd = resolveConfig({ method: 'sgd', n: 40, d: 5, m: 20, seed: 4, batch: 7, iterations: 13, epsilon: 0 });
   t.is(train(sgd, syntheticDataset(sgd), referenceEngine).result.iterations, 13);
+});
+
+test('the minibatch order depends on seed, data and batch only: a longer budget extends a shorter run', (t) => {
+  const base: RunConfig = { method: 'sgd', n: 60, d: 5, m: 10, seed: 3, batch: 8, epsilon: 0, engine: 'ts' };
+  const trace = (over: Partial<RunConfig>) => {
+    const cfg = resolveConfig({ ...base, ...over });
+    const Ws: number[][] = [];
+    train(cfg, syntheticDataset(cfg), referenceEngine, { afterUpdate: (W) => { Ws.push(Array.from(W)); } });
+    return Ws;
+  };
+  const short = trace({ iterations: 30 });
+  const long = trace({ iterations: 60, seconds: 59, logEvery: 3 });
+  const otherEps = trace({ iterations: 30, epsilon: 1e-9, certificateMaxN: 0 });
+  t.is(short.length, 30);
+  t.deepEqual(long.slice(0, 30), short);
+  t.deepEqual(otherEps, short);
+  // ... while the seed and the batch size do change it
+  t.notDeepEqual(trace({ iterations: 30, seed: 4 }).at(-1), short.at(-1));
+  t.notDeepEqual(trace({ iterations: 30, batch: 9 }).at(-1), short.at(-1));
+});
+
+test('overflow at the start (outputScale 1e200) is a diverged status with a message, not an exception', (t) => {
+  for (const method of ['lm', 'pgd', 'gd'] as const) {
+    const cfg = resolveConfig({ method, n: 30, d: 3, m: 6, seed: 0, outputScale: 1e200, iterations: 20 });
+    let result;
+    t.notThrows(() => { result = train(cfg, syntheticDataset(cfg), referenceEngine).result; }, method);
+    t.is(result!.status, 'diverged', method);
+    t.regex(result!.message ?? '', /not finite/, method);
+    t.false(result!.success);
+  }
+});
+
+test('lm that cannot lower the loss stops with a message saying so', (t) => {
+  // rho = 3 with epsilon 0: lm fits to rounding level within a few dozen steps, then no step helps
+  const cfg = resolveConfig({ method: 'lm', n: 100, d: 10, m: 30, seed: 1, outputScale: 10, iterations: 500, epsilon: 0 });
+  const { result } = train(cfg, syntheticDataset(cfg), referenceEngine);
+  t.is(result.status, 'ok');
+  t.true(result.iterations < 500, `${result.iterations}`);
+  t.true(result.relLoss! < 1e-20, `${result.relLoss}`);
+  t.regex(result.message ?? '', /^lm: no damping lowers the loss at iteration \d+/);
+});
+
+test('engine and dtype must agree: tfjs is float32 (by default too), ts is float64', (t) => {
+  t.is(resolveConfig({ method: 'gd', n: 10, d: 2, m: 4, seed: 0, engine: 'tfjs' }).dtype, 'float32');
+  t.is(resolveConfig({ method: 'gd', n: 10, d: 2, m: 4, seed: 0 }).dtype, 'float64');
+  t.throws(() => resolveConfig({ method: 'gd', n: 10, d: 2, m: 4, seed: 0, engine: 'tfjs', dtype: 'float64' }), { message: 'dtype: engine tfjs computes in float32 only; use dtype float32' });
+  t.throws(() => resolveConfig({ method: 'gd', n: 10, d: 2, m: 4, seed: 0, engine: 'ts', dtype: 'float32' }), { message: 'dtype: engine ts (the TypeScript reference) computes in float64 only' });
 });
 
 test('same config and seed give a bit-identical result on the main thread and in a worker thread', async (t) => {

@@ -132,14 +132,18 @@ test('data does not depend on the method, m or optimizer settings', (t) => {
   }
 });
 
-test('teacher width defaults to m: inputs stay, labels follow the width', (t) => {
+test('teacher width defaults to d, whatever m is: every width of a sweep fits the same labels', (t) => {
   const data: DataSpec = { source: 'gaussian', labels: 'teacher' };
   const a = loadDataset(cfg({ m: 10, data }));
-  const b = loadDataset(cfg({ m: 20, data }));
-  const c = loadDataset(cfg({ m: 20, method: 'pgd', data: { ...data, teacherWidth: 10 } }));
+  const b = loadDataset(cfg({ m: 20, method: 'pgd', data }));
+  const c = loadDataset(cfg({ m: 20, data: { ...data, teacherWidth: 5 } })); // d = 5
+  const e = loadDataset(cfg({ m: 10, data: { ...data, teacherWidth: 10 } }));
   t.true(sameBits(a.X, b.X));
-  t.false(sameBits(a.y, b.y));
+  t.true(sameDataset(a, b));
   t.true(sameDataset(a, c));
+  t.true(sameBits(a.X, e.X));
+  t.false(sameBits(a.y, e.y));
+  t.is(cfg({ m: 10, data }).data.source === 'gaussian' && (cfg({ m: 10, data }).data as { teacherWidth?: number }).teacherWidth, 5);
 });
 
 test('adding a test split leaves the training set unchanged; the test set is the same for every n', (t) => {

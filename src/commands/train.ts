@@ -1,6 +1,7 @@
 // `narrowsweep train`: one configuration, result JSON on stdout.
 import { parseArgs } from 'node:util';
-import { readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { ConfigError } from '../core/errors.js';
 import type { DataSpec, RunConfig } from '../core/types.js';
 import { executeRun } from '../run.js';
@@ -19,7 +20,7 @@ Trains one configuration and prints the result JSON (METHOD.md section 5) on std
   --lm-damping mu0  --lm-factor f
   --iterations N  --seconds S  --epsilon eps  --log-every K  --certificate-max-n N
   --data gaussian|sphere|mnist|csv:<path>   --labels gaussian|sign|teacher|digits|parity|random
-  --teacher-width K  --classes 3,8  --label-col C  --header auto|true|false  --n-test T  --standardize true|false
+  --teacher-width K (default d)  --classes 3,8  --label-col C (0-based; default the last column)  --header auto|true|false  --n-test T  --standardize true|false
   --dtype float64|float32  --engine auto|native|wasm|ts|tfjs
   --config run.json        a RunConfig JSON file; flags override its fields
   --save-model model.json  final and initial parameters, for independent recomputation
@@ -118,6 +119,7 @@ export function configFromArgs(argv: string[]): { cfg: RunConfig; saveModel?: st
 
 /** Writes via a temporary file and a rename, so a crash never leaves half a file. */
 function writeAtomic(path: string, text: string): void {
+  mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.tmp-${process.pid}`;
   writeFileSync(tmp, text);
   renameSync(tmp, path);
@@ -131,10 +133,23 @@ export async function main(argv: string[]): Promise<number> {
   const args = configFromArgs(argv);
   if (args.help) { console.log(HELP); return 0; }
   const showProgress = !args.quiet && process.stderr.isTTY === true;
-  const out = await executeRun(args.cfg, {
-    progressSeconds: 2,
-    onProgress: showProgress ? (it, rel) => process.stderr.write(`\r  iteration ${it}  relLoss ${rel.toExponential(3)}   `) : undefined,
-  });
+  if (args.cfg.activation === 'relu' && !args.quiet) {
+    process.stderr.write('narrowsweep: relu is not smooth, so it is outside the theory of METHOD.md (offered as a contrast only)\n');
+  }
+  let out;
+  try {
+    out = await executeRun(args.cfg, {
+      progressSeconds: 2,
+      onProgress: showProgress ? (it, rel) => process.stderr.write(`\r  iteration ${it}  relLoss ${rel.toExponential(3)}   `) : undefined,
+    });
+  } catch (err) {
+    const e = err as Error;
+    if (e.name === 'ConfigError' || e.name === 'DataError') throw err;
+    // Anything else is a failed run, reported as such (status error) rather than a stack trace.
+    process.stdout.write(JSON.stringify({ status: 'error', message: e.message, success: false }, null, 2) + '\n');
+    process.stderr.write(`narrowsweep: the run failed: ${e.message}\n`);
+    return 1;
+  }
   if (showProgress) process.stderr.write('\n');
   const { result, model, dataset, resolved } = out;
   if (args.saveData) writeDatasetCsv(args.saveData, dataset);

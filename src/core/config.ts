@@ -228,12 +228,18 @@ export function resolveConfig(cfg: RunConfig, path = ''): ResolvedConfig {
     epsilon: cfg.epsilon === undefined ? DEFAULTS.epsilon : nonNegNum(p('epsilon'), cfg.epsilon),
     logEvery: cfg.logEvery === undefined ? DEFAULTS.logEvery : nonNegInt(p('logEvery'), cfg.logEvery),
     certificateMaxN: cfg.certificateMaxN === undefined ? DEFAULTS.certificateMaxN : nonNegInt(p('certificateMaxN'), cfg.certificateMaxN),
-    dtype: cfg.dtype === undefined ? DEFAULTS.dtype : oneOf(p('dtype'), cfg.dtype, ['float64', 'float32'] as const),
+    dtype: DEFAULTS.dtype,
     engine: cfg.engine === undefined ? DEFAULTS.engine : oneOf(p('engine'), cfg.engine, ['auto', 'ts', 'wasm', 'native', 'tfjs'] as const),
   };
+  // tfjs computes in float32 only (and is float32 unless told otherwise); ts in float64 only.
+  if (cfg.dtype !== undefined) resolved.dtype = oneOf(p('dtype'), cfg.dtype, ['float64', 'float32'] as const);
+  else if (resolved.engine === 'tfjs') resolved.dtype = 'float32';
+  if (resolved.engine === 'tfjs' && resolved.dtype !== 'float32') throw new ConfigError(p('dtype'), 'engine tfjs computes in float32 only; use dtype float32');
+  if (resolved.engine === 'ts' && resolved.dtype !== 'float64') throw new ConfigError(p('dtype'), 'engine ts (the TypeScript reference) computes in float64 only');
   if (resolved.lmFactor <= 1) throw new ConfigError(p('lmFactor'), `expected a number > 1, got ${resolved.lmFactor}`);
   if (resolved.data.source !== 'csv' && resolved.data.source !== 'mnist' && resolved.data.labels === 'teacher' && resolved.data.teacherWidth === undefined) {
-    resolved.data = { ...resolved.data, teacherWidth: m };
+    // The teacher must not depend on m: every row of a phase table fits the same labels.
+    resolved.data = { ...resolved.data, teacherWidth: d };
   }
   return resolved;
 }

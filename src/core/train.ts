@@ -52,29 +52,64 @@ export function project(W: FloatArray, W0: Float64Array, d: number, m: number, r
   if (mode === 'global') {
     const dist = distance(W, W0);
     if (dist <= r) return false;
-    const f = r / dist;
-    for (let q = 0; q < W0.length; q++) W[q] = W0[q]! + (W[q]! - W0[q]!) * f;
+    shrinkInto(W, W0, 0, 1, W0.length, dist, r);
     return true;
   }
   const rj = r / Math.sqrt(m);
   let clipped = false;
   for (let j = 0; j < m; j++) {
-    let s = 0;
-    for (let k = 0; k < d; k++) { const t = W[k * m + j]! - W0[k * m + j]!; s += t * t; }
-    const dist = Math.sqrt(s);
+    const dist = columnDistance(W, W0, j, d, m);
     if (dist > rj) {
       clipped = true;
-      const f = rj / dist;
-      for (let k = 0; k < d; k++) W[k * m + j] = W0[k * m + j]! + (W[k * m + j]! - W0[k * m + j]!) * f;
+      shrinkInto(W, W0, j, m, d, dist, rj);
     }
   }
   return clipped;
 }
 
+function columnDistance(W: FloatArray, W0: Float64Array, j: number, d: number, m: number): number {
+  let s = 0;
+  for (let k = 0; k < d; k++) { const t = W[k * m + j]! - W0[k * m + j]!; s += t * t; }
+  return Math.sqrt(s);
+}
+
+/**
+ * W[q] = W0[q] + (W[q] - W0[q]) r / dist over q = start, start + stride, ... (count entries). In
+ * float32 the stored result is rounded and may land a hair outside the ball, so the factor is
+ * shrunk by a few ulps until the stored point is inside: the ball holds for float32 runs too.
+ */
+function shrinkInto(W: FloatArray, W0: Float64Array, start: number, stride: number, count: number, dist: number, r: number): void {
+  if (W instanceof Float64Array) {
+    const f = r / dist;
+    for (let i = 0, q = start; i < count; i++, q += stride) W[q] = W0[q]! + (W[q]! - W0[q]!) * f;
+    return;
+  }
+  const D = new Float64Array(count);
+  for (let i = 0, q = start; i < count; i++, q += stride) D[i] = W[q]! - W0[q]!;
+  for (let attempt = 0; ; attempt++) {
+    const f = (r / dist) * (attempt === 0 ? 1 : 1 - 2 ** (attempt - 25));
+    let s = 0;
+    for (let i = 0; i < count; i++) {
+      const q = start + i * stride;
+      W[q] = W0[q]! + D[i]! * f;
+      const t = W[q]! - W0[q]!;
+      s += t * t;
+    }
+    if (Math.sqrt(s) <= r || attempt >= 25) return;
+  }
+}
+
 /** sigma_min(J_W) from the smallest eigenvalue of the n x n Gram matrix J J^T (METHOD.md section 5). */
-export function sigmaMinFromGram(G: Float64Array, n: number): number {
+export function sigmaMinFromGram(G: Float64Array, n: number): number | null {
+  // An overflowed Gram matrix (huge outputScale or weights) has no certificate; never throw for it.
+  if (!allFinite(G)) return null;
   const ev = symmetricEigenvalues(G.slice(), n);
   return Math.sqrt(Math.max(ev[0] ?? 0, 0));
+}
+
+function allFinite(a: ArrayLike<number>): boolean {
+  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i]!)) return false;
+  return true;
 }
 
 function gramAt(prob: Problem, ds: Dataset, withV: boolean, J?: JacobianAt): Float64Array {
@@ -131,6 +166,9 @@ function trainOn(
   const { n, d, m, activation, epsilon } = cfg;
   prob.W.set(W0);
   prob.v.set(v0);
+  // The starting point is what the engine holds: in float32 that is W0 rounded, and the ball, the
+  // distance and the saved W0 are all about that point.
+  if (!(prob.W instanceof Float64Array)) { W0 = Float64Array.from(prob.W); v0 = Float64Array.from(prob.v); }
   const ySq = sumSq(ds.y);
   const rel = (sse: number) => (ySq > 0 ? sse / ySq : sse);
 
@@ -139,10 +177,14 @@ function trainOn(
   const J0 = jacobianAt(ds.X, n, d, m, prob.W, prob.v, activation);
   let G0: Float64Array | null = needGram ? gramAt(prob, ds, false, J0) : null;
   const sigmaMinJStart = G0 && n <= cfg.certificateMaxN ? sigmaMinFromGram(G0, n) : null;
+  // NaN/Inf already at the start (overflow from a huge outputScale, say): report, do not train.
+  prob.forward();
+  const startBroken = !allFinite(prob.F) ? 'the network output at the initial point is not finite'
+    : G0 !== null && !allFinite(G0) ? 'the Gram matrix J J^T at the initial point is not finite (overflow)' : null;
 
   let lambdaMaxK: number | null = null;
   let lr: number | null = null;
-  if (cfg.optimizer !== 'lm') {
+  if (cfg.optimizer !== 'lm' && startBroken === null) {
     if (cfg.lr === 'auto') {
       if (cfg.optimizer === 'adam') lr = DEFAULTS.adamAutoLr * cfg.lrScale;
       else {
@@ -155,7 +197,7 @@ function trainOn(
   }
 
   let radius: number | null = null;
-  if (cfg.constraint === 'ball') {
+  if (cfg.constraint === 'ball' && startBroken === null) {
     if (cfg.radius === 'auto') {
       prob.forward();
       const resid = new Float64Array(n);
@@ -207,8 +249,13 @@ function trainOn(
   };
 
   let constraintHit = false;
-  if (cfg.optimizer === 'lm') {
-    constraintHit = runLm(prob, cfg, ds, W0, G0!, radius, observe, state, rel, hooks.afterUpdate);
+  if (startBroken !== null) {
+    status = 'diverged';
+    message = startBroken;
+  } else if (cfg.optimizer === 'lm') {
+    const lm = runLm(prob, cfg, ds, W0, G0!, radius, observe, state, rel, hooks.afterUpdate);
+    constraintHit = lm.constraintHit;
+    if (lm.stalled && status === 'ok') message = `lm: no damping lowers the loss at iteration ${state.it} (a numerically stationary point)`;
   } else {
     constraintHit = runFirstOrder(prob, cfg, W0, lr!, radius, observe, state, rel, hooks.afterUpdate);
   }
@@ -219,6 +266,12 @@ function trainOn(
   const finite = Number.isFinite(relLoss);
   if (!finite && status === 'ok') { status = 'diverged'; message = `final loss is ${relLoss}`; }
   if (finite && relLoss < state.best) state.best = relLoss;
+  // The final iterate counts for the milestones too (a minibatch run can end between evaluations).
+  if (finite) {
+    for (const ms of state.milestones) {
+      if (ms.iteration === null && relLoss <= ms.threshold) { ms.iteration = state.it; ms.seconds = now() - t0; }
+    }
+  }
   const gW = Float64Array.from(prob.gW);
   const gvSq = cfg.trainOutput ? sumSq(prob.gv) : 0;
   const gradNorm = Math.sqrt(sumSq(gW) + gvSq);
@@ -229,7 +282,7 @@ function trainOn(
   let constraintActive: boolean | null = null;
   if (finite) {
     if (cfg.constraint === 'ball' && radius !== null) {
-      const k = kkt(gW, W, W0, d, m, radius, cfg.projection);
+      const k = kkt(gW, W, W0, d, m, radius, cfg.projection, cfg.dtype === 'float32' ? 1e-5 : 1e-9);
       constraintActive = k.active;
       kktResidual = Math.sqrt(k.residualSq + gvSq);
     } else kktResidual = gradNorm;
@@ -275,8 +328,10 @@ function trainOn(
  * KKT residual (METHOD.md section 3): min over lambda >= 0 of ||g + lambda (W - W0)|| when the
  * ball is active, else ||g||. Per-neuron balls get one multiplier per column.
  */
-export function kkt(g: Float64Array, W: Float64Array, W0: Float64Array, d: number, m: number, r: number, mode: 'global' | 'per-neuron'): { active: boolean; residualSq: number } {
-  const tol = 1e-9;
+export function kkt(
+  g: Float64Array, W: Float64Array, W0: Float64Array, d: number, m: number, r: number, mode: 'global' | 'per-neuron', tol = 1e-9,
+): { active: boolean; residualSq: number } {
+  // tol: how close to the sphere counts as on it (float32 iterates sit a few ulps inside, see shrinkInto)
   const cols = mode === 'global' ? [Array.from({ length: m }, (_, j) => j)] : Array.from({ length: m }, (_, j) => [j]);
   const rad = mode === 'global' ? r : r / Math.sqrt(m);
   let active = false, residualSq = 0;
@@ -336,7 +391,9 @@ function runFirstOrder(
   const rows = prob.rows;
   const order = new Int32Array(n);
   for (let i = 0; i < n; i++) order[i] = i;
-  const rng = batch === null ? null : new Rng(`batch|${JSON.stringify(cfg)}`);
+  // Keyed on what defines the sampling only, so a longer budget extends a shorter run, and every
+  // engine, epsilon and method of a cell with the same batch draws the same minibatches.
+  const rng = batch === null ? null : new Rng(`batch|seed=${cfg.seed}|n=${n}|d=${d}|batch=${batch}|data=${JSON.stringify(cfg.data)}`);
   let cursor = n; // forces a shuffle before the first minibatch
   const adam = cfg.optimizer === 'adam';
   const mom = cfg.momentum;
@@ -403,7 +460,7 @@ function runLm(
   prob: Problem, cfg: ResolvedConfig, ds: Dataset, W0: Float64Array, G0: Float64Array, radius: number | null,
   observe: (rel: number | null) => boolean, state: LoopState, rel: (sse: number) => number,
   afterUpdate?: TrainHooks['afterUpdate'],
-): boolean {
+): { constraintHit: boolean; stalled: boolean } {
   const { n, d, m, activation } = cfg;
   const W = prob.W;
   const Wold = new Float64Array(d * m);
@@ -417,7 +474,7 @@ function runLm(
   let constraintHit = false;
   const M = new Float64Array(n * n);
   for (;;) {
-    if (observe(rel(sse))) return constraintHit;
+    if (observe(rel(sse))) return { constraintHit, stalled: false };
     for (let i = 0; i < n; i++) r[i] = ds.y[i]! - prob.F[i]!;
     const J = jacobianAt(ds.X, n, d, m, W, prob.v, activation);
     if (state.it > 0) G = gramAt(prob, ds, false, J);
@@ -447,7 +504,7 @@ function runLm(
     if (!accepted) {
       // No damping lowers the loss: a (numerically) stationary point. Restore and stop.
       W.set(Wold);
-      return constraintHit;
+      return { constraintHit, stalled: true };
     }
     state.it++;
   }

@@ -1,4 +1,6 @@
 // Version of the core's semantics. Bump it whenever the same config would give a different
 // result (a changed default, formula or random stream): it is part of every run id, so a sweep
 // never mixes records from different semantics.
-export const CORE_SEMANTICS_VERSION = 1;
+// 2: mirrored pairs interleaved (F(W0, v0) = 0 exactly in floating point), minibatch order keyed on
+//    (seed, n, d, batch, data) only, float32 runs centred on the float32 W0, teacher width d by default.
+export const CORE_SEMANTICS_VERSION = 2;
