@@ -176,6 +176,28 @@ test('symmetric eigenvalues recover a known spectrum (including zeros and negati
   for (let i = 0; i < n; i++) t.true(Math.abs(ev[i]! - want[i]!) < 1e-12 * scale, `eig ${i}: ${ev[i]} vs ${want[i]}`);
 });
 
+test('symmetric eigenvalues of a rank-deficient Gram matrix with zero rows (saturated tanh) converge', (t) => {
+  // Large weights saturate tanh: s'(z) = 0 to the last bit for about half of the samples, so J has
+  // zero rows, and J J^T (400 x 400) has rank at most d m = 150. The QL iteration used to give up here.
+  const n = 400, d = 50, m = 3;
+  const X = randn('sat-X', n * d), W = randn('sat-W', d * m, 10), v = randn('sat-v', m);
+  const G = gramTS(jacobianAt(X, n, d, m, W, v, 'tanh'), false, new Float64Array(n * n));
+  let zeroRows = 0;
+  for (let i = 0; i < n; i++) if (G[i * n + i] === 0) zeroRows++;
+  t.true(zeroRows > 100, `${zeroRows} zero rows`);
+  const ev = symmetricEigenvalues(G.slice(), n);
+  const top = ev[n - 1]!;
+  t.true(ev[0]! >= -1e-12 * top, `PSD: smallest ${ev[0]}`);
+  t.true(ev.filter((x) => Math.abs(x) <= 1e-12 * top).length >= n - d * m);
+  // two spectral invariants: sum of eigenvalues = trace, sum of squares = ||G||_F^2
+  let trace = 0, fro = 0;
+  for (let i = 0; i < n; i++) trace += G[i * n + i]!;
+  for (const g of G) fro += g * g;
+  t.true(Math.abs(ev.reduce((s2, x) => s2 + x, 0) - trace) <= 1e-12 * trace);
+  t.true(Math.abs(ev.reduce((s2, x) => s2 + x * x, 0) - fro) <= 1e-12 * fro);
+  t.true(sigmaMinFromGram(G, n)! <= 1e-6 * Math.sqrt(top));
+});
+
 test('cholesky solve inverts an SPD system', (t) => {
   const n = 12;
   const B = randn('chol-B', n * n);

@@ -89,13 +89,20 @@ export function symmetricEigenvalues(A: Float64Array, n: number): Float64Array {
 function tql1(d: Float64Array, e: Float64Array, n: number): void {
   for (let i = 1; i < n; i++) e[i - 1] = e[i]!;
   if (n > 0) e[n - 1] = 0;
+  // e[m] is negligible when it is tiny against its neighbours on the diagonal, or against the
+  // whole matrix (eps ||T||: the backward error the method has anyway). The second test matters
+  // for rank-deficient Gram matrices (e.g. rows of zeros where tanh saturates): near a cluster of
+  // zero eigenvalues the first test alone, or EISPACK's running maximum, never deflates.
+  let normT = 0;
+  for (let i = 0; i < n; i++) normT = Math.max(normT, Math.abs(d[i]!) + Math.abs(e[i]!) + (i > 0 ? Math.abs(e[i - 1]!) : 0));
+  const tiny = Number.EPSILON * normT;
   for (let l = 0; l < n; l++) {
     let iter = 0;
     let m: number;
     do {
       for (m = l; m < n - 1; m++) {
-        const dd = Math.abs(d[m]!) + Math.abs(d[m + 1]!);
-        if (Math.abs(e[m]!) <= Number.EPSILON * dd) break;
+        const em = Math.abs(e[m]!);
+        if (em <= tiny || em <= Number.EPSILON * (Math.abs(d[m]!) + Math.abs(d[m + 1]!))) break;
       }
       if (m !== l) {
         if (iter++ === 60) throw new Error('symmetricEigenvalues: QL iteration did not converge');
