@@ -103,7 +103,12 @@ function shrinkInto(W: FloatArray, W0: Float64Array, start: number, stride: numb
 export function sigmaMinFromGram(G: Float64Array, n: number): number | null {
   // An overflowed Gram matrix (huge outputScale or weights) has no certificate; never throw for it.
   if (!allFinite(G)) return null;
-  const ev = symmetricEigenvalues(G.slice(), n);
+  let ev: Float64Array;
+  try {
+    ev = symmetricEigenvalues(G.slice(), n);
+  } catch {
+    return null; // no certificate rather than losing the run's result
+  }
   return Math.sqrt(Math.max(ev[0] ?? 0, 0));
 }
 
