@@ -1,6 +1,8 @@
 // The tfjs engine against the float64 reference, and the reference's analytic gradients against an
 // independent oracle: tfjs automatic differentiation of L(W, v) = (1/2n) ||s(XW) v - y||^2.
 import test from 'ava';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { GELU_A, GELU_C } from '../src/core/activations.js';
 import { ReferenceProblem } from '../src/core/reference.js';
@@ -225,4 +227,19 @@ test('tfjs problem: bad arguments throw, naming the argument', (t) => {
   p.rows[1] = 10;
   t.throws(() => p.step(2), { message: /rows\[1\]/ });
   p.dispose();
+});
+
+test('NARROWSWEEP_TFJS_BACKEND forces the backend, and a backend that does not load is a plain error', (t) => {
+  const cli = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+  const train = (backend: string) => spawnSync(process.execPath, [cli, 'train', '--method', 'gd', '--n', '20', '--d', '3', '--m', '4', '--iterations', '3', '--engine', 'tfjs', '--quiet'],
+    { encoding: 'utf8', env: { ...process.env, NARROWSWEEP_TFJS_BACKEND: backend } });
+  const cpu = train('cpu');
+  t.is(cpu.status, 0, cpu.stderr);
+  t.regex(JSON.parse(cpu.stdout).engineDetail, /^tfjs cpu /);
+  const wasm = train('wasm');
+  t.regex(JSON.parse(wasm.stdout).engineDetail, /^tfjs-backend-wasm /);
+  const bogus = train('gpu');
+  t.is(bogus.status, 1);
+  t.regex(bogus.stderr, /NARROWSWEEP_TFJS_BACKEND: expected node, wasm or cpu, got "gpu"/);
+  t.is(JSON.parse(bogus.stdout).status, 'error');
 });

@@ -1,7 +1,8 @@
 // TensorFlow.js runtime for the tfjs engine: picks the fastest backend that loads here, once per
 // process (tfjs keeps its backend in global state, so every problem shares the same choice).
 // Order: @tensorflow/tfjs-node (libtensorflow, optional dependency), then @tensorflow/tfjs with the
-// wasm backend, then the plain 'cpu' backend of @tensorflow/tfjs.
+// wasm backend, then the plain 'cpu' backend of @tensorflow/tfjs. NARROWSWEEP_TFJS_BACKEND=node|wasm|cpu
+// forces one (and it is an error if that one does not load).
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
@@ -36,10 +37,16 @@ function reason(e: unknown): string {
 
 async function init(): Promise<TfjsRuntime> {
   const skipped: string[] = [];
+  const forced = process.env.NARROWSWEEP_TFJS_BACKEND ?? '';
+  if (forced !== '' && !['node', 'wasm', 'cpu'].includes(forced)) {
+    throw new Error(`NARROWSWEEP_TFJS_BACKEND: expected node, wasm or cpu, got "${forced}"`);
+  }
+  const want = (b: string): boolean => forced === '' || forced === b;
+  const fail = (b: string): never => { throw new Error(`tfjs backend ${b} was asked for (NARROWSWEEP_TFJS_BACKEND) but did not load: ${skipped.join('; ')}`); };
 
   // The specifier is a variable so that TypeScript does not require the optional package's types.
   const nodePackage: string = '@tensorflow/tfjs-node';
-  try {
+  if (want('node')) try {
     const mod = (await import(nodePackage)) as { default?: unknown };
     const tf = (mod.default ?? mod) as Tf;
     if (!(await tf.setBackend('tensorflow'))) throw new Error("backend 'tensorflow' did not initialise");
@@ -47,10 +54,11 @@ async function init(): Promise<TfjsRuntime> {
     return { tf, backend: 'tfjs-node', detail: `tfjs-node ${tf.version.tfjs ?? ''}`.trim() };
   } catch (e) {
     skipped.push(`tfjs-node: ${reason(e)}`);
-  }
+    if (forced === 'node') fail('node');
+  } else skipped.push('tfjs-node: not asked for');
 
   const tf: Tf = await import('@tensorflow/tfjs');
-  try {
+  if (want('wasm')) try {
     const wasm = await import('@tensorflow/tfjs-backend-wasm');
     // In Node the emscripten loader reads the .wasm binaries from disk: give it their folder.
     const require = createRequire(import.meta.url);
@@ -67,7 +75,8 @@ async function init(): Promise<TfjsRuntime> {
     };
   } catch (e) {
     skipped.push(`tfjs-backend-wasm: ${reason(e)}`);
-  }
+    if (forced === 'wasm') fail('wasm');
+  } else skipped.push('tfjs-backend-wasm: not asked for');
 
   if (!(await tf.setBackend('cpu'))) throw new Error(`no tfjs backend initialised (${skipped.join('; ')})`);
   await tf.ready();
