@@ -432,3 +432,30 @@ test('records of different shapes: runs.csv has the union of their columns, empt
     t.is(r['itersTo1e-2'], String(recs.find((x) => x.id === r.id)!.result.milestones[0]!.iteration));
   }
 });
+
+test('with a grid, only its ids count, each with the cell and trial the grid gives it; the others are counted as not in the spec', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'narrowsweep-agg-'));
+  serial = 0;
+  const kept = records({ method: 'pgd', n: 100, d: 10, width: 2, k: 2, R: 4 }, 'rho'); // run00000..3, trials 0..3, the first 2 succeed
+  const other = records({ method: 'pgd', n: 100, d: 10, width: 3, k: 4, R: 4 }, 'rho'); // not in the grid
+  writeJournal(dir, [...kept, ...other]);
+  // The current spec: one cell with an axis the records did not store, seeds in another order.
+  const cell = { method: 'pgd', n: 100, d: 10, rho: 2, m: 20, activation: 'tanh' };
+  const position = new Map([['run00003', 0], ['run00001', 1], ['run00000', 2]]);
+  const grid = { cells: [cell], indexOf: (id: string) => position.get(id) ?? -1 };
+  const out = await aggregate(dir, { grid });
+  t.is(out.runs, 3);
+  t.is(out.notInSpec, 5);
+  t.is(JSON.parse(readFileSync(join(dir, 'tables.json'), 'utf8')).notInSpec, 5);
+  const runs = table(readFileSync(join(dir, 'runs.csv'), 'utf8'));
+  t.deepEqual(runs.map((r) => [r.id, r.trial, r.rho]), [['run00003', '0', '2'], ['run00001', '1', '2'], ['run00000', '2', '2']]);
+  const summary = table(readFileSync(join(dir, 'summary.csv'), 'utf8'));
+  t.is(summary.length, 1);
+  t.like(summary[0], { method: 'pgd', n: '100', d: '10', rho: '2', m: '20', activation: 'tanh', trials: '3', successes: '2' });
+  t.regex(readFileSync(join(dir, 'phase-pgd.csv'), 'utf8'), /fixed: activation=tanh/);
+  // Without a grid every record counts, labelled as stored.
+  const all = await aggregate(dir);
+  t.is(all.runs, 8);
+  t.is(all.notInSpec, null);
+  t.false('activation' in table(readFileSync(join(dir, 'summary.csv'), 'utf8'))[0]!);
+});

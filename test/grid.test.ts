@@ -2,7 +2,7 @@
 import test from 'ava';
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -12,6 +12,8 @@ import type { RunConfig } from '../src/core/types.js';
 import { parseSpec } from '../src/sweep/spec.js';
 import { canonicalJson, cellCount, configId, gridSize, iterateGrid, widthFromRho } from '../src/sweep/grid.js';
 import type { GridEntry } from '../src/sweep/types.js';
+import { GridIndex, readSpecSnapshot, SnapshotError, SPEC_FILE, writeSpecSnapshot } from '../src/sweep/snapshot.js';
+import { IdTable } from '../src/sweep/journal.js';
 
 const DEMO = `
 name: demo
@@ -268,4 +270,44 @@ test('each entry has its own config: a consumer changing one does not change the
   }
   t.false(seen.some((x) => x.lr === 'changed' || x.outputScale === 12345));
   t.deepEqual(seen.filter((x) => x.trial === 4).map((x) => [x.method, x.lr]), seen.filter((x) => x.trial === 0).map((x) => [x.method, x.lr]));
+});
+
+test('the spec snapshot (spec.json) gives back the same grid: every id at its position, every cell', (t) => {
+  const text = DEMO.replace('pgd: { lr: auto, radius: auto, outputScale: 10 }', 'pgd: { lr: auto, radius: { relative: 0.5 }, outputScale: 10 }')
+    .replace('trials: 5', 'seeds: [3, 0, 11]') + 'zip: [{ lrScale: 1, momentum: 0 }, { lrScale: 0.5, momentum: 0.9 }]\n';
+  const spec = parseSpec(text, 'demo.yaml');
+  const dir = mkdtempSync(join(tmpdir(), 'narrowsweep-grid-'));
+  t.is(readSpecSnapshot(dir).kind, 'none');
+  t.true(writeSpecSnapshot(dir, spec));
+  const snap = readSpecSnapshot(dir);
+  if (snap.kind !== 'spec') { t.fail(snap.kind); return; }
+  const g = GridIndex.of(snap.spec);
+  const entries = [...iterateGrid(spec)];
+  t.is(g.size, entries.length);
+  t.is(g.cells.length, cellCount(spec));
+  for (const e of entries) {
+    t.is(g.indexOf(e.id), e.index);
+    t.deepEqual(g.cells[e.index % g.cells.length], e.cell);
+    t.is(Math.floor(e.index / g.cells.length), e.trial);
+  }
+  t.is(g.indexOf('0123456789abcdef0123'), -1);
+  // A file that is not a snapshot is an error, not an empty grid.
+  writeFileSync(join(dir, SPEC_FILE), JSON.stringify({ format: 'narrowsweep spec snapshot', version: 1, coreSemantics: CORE_SEMANTICS_VERSION, spec: { name: 'x' } }));
+  t.throws(() => readSpecSnapshot(dir), { instanceOf: SnapshotError, message: /spec\.factors: expected a list/ });
+  const other = JSON.parse(readFileSync(join(dir, SPEC_FILE), 'utf8')) as Record<string, unknown>;
+  writeFileSync(join(dir, SPEC_FILE), JSON.stringify({ ...other, coreSemantics: CORE_SEMANTICS_VERSION + 1 }));
+  t.is(readSpecSnapshot(dir).kind, 'other-core');
+});
+
+test('IdTable: one-byte values by default, grid positions up to 2^31 - 1 when wide', (t) => {
+  const narrow = new IdTable();
+  t.throws(() => narrow.set('0123456789abcdef0123', 200), { instanceOf: RangeError });
+  const wide = new IdTable({ wide: true });
+  const ids = Array.from({ length: 5000 }, (_, i) => createHash('sha256').update(String(i)).digest('hex').slice(0, 20));
+  ids.forEach((id, i) => wide.set(id, i * 400_000));
+  wide.set('not-hex', 2 ** 31 - 1);
+  t.is(wide.size, 5001);
+  t.true(ids.every((id, i) => wide.get(id) === i * 400_000));
+  t.is(wide.get('not-hex'), 2 ** 31 - 1);
+  t.throws(() => wide.set('x', 2 ** 31), { instanceOf: RangeError });
 });

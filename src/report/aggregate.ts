@@ -34,8 +34,15 @@
 //                 rho50 is empty, with a note, when the rate never reaches 0.5 or is >= 0.5 everywhere.
 //                 m50 = rho50 n / d.
 // - tables.json   the sidecar: the success rule, epsilon values, data, budget, Wilson z, the number of
-//                 runs, and for each phase table its method, row axis, row-group keys, columns, fixed
-//                 axes and marks. It holds no time stamps, so it is deterministic.
+//                 runs, `notInSpec` (journal ids left out because they are not in the current spec;
+//                 null without a grid), and for each phase table its method, row axis, row-group keys,
+//                 columns, fixed axes and marks. It holds no time stamps, so it is deterministic.
+//
+// Which records count: with a `grid` (the results folder's current spec, see src/sweep/snapshot.ts)
+// only records whose id is in it, each with the cell (axis values) and trial the grid gives that id,
+// so the tables are those of a fresh run of the current spec however the journal was filled; the
+// other records stay in runs.jsonl and are only counted (notInSpec). Without a grid (a folder from
+// before spec snapshots) every record counts, with the cell and trial it stored.
 //
 // Rows and columns are sorted (numbers by value, text by code points) and numbers have a fixed
 // form (raw values in shortest round-trip form, statistics to 6 significant digits), so the same
@@ -44,7 +51,7 @@
 // phase tables, boundary.csv and tables.json depend on the success outcomes only.
 import { join, resolve } from 'node:path';
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync } from 'node:fs';
-import type { JournalRecord, AxisValue } from '../sweep/types.js';
+import type { JournalRecord, AxisValue, GridView } from '../sweep/types.js';
 import type { Milestone } from '../core/types.js';
 import { AtomicFile, csvLine, csvText, sig6, writeAtomic } from './csv.js';
 import type { Cell } from './csv.js';
@@ -60,6 +67,8 @@ export interface AggregateOutput {
   runs: number;
   /** Records dropped because a later record had the same id. */
   duplicates: number;
+  /** Journal ids left out because they are not in the grid (null: no grid given, every record counts). */
+  notInSpec: number | null;
   /** Whether the journal ended in a torn line (ignored). */
   tornLine: boolean;
   /** Methods with a phase table, sorted. */
@@ -177,6 +186,8 @@ interface Scan {
    */
   lines: string[] | null;
   tornLine: boolean;
+  /** Distinct ids not in the grid (left out), or null without a grid. */
+  notInSpec: number | null;
 }
 
 /** Characters of runs.csv lines pass 1 may keep in memory (about 128 MB). */
@@ -238,13 +249,18 @@ function describeData(data: unknown): string {
   return `${String(o.source)}${rest.length ? ` (${rest.join(', ')})` : ''}`;
 }
 
-/** Pass 1 over the journal open as `fd` (`file` names it in messages). */
-async function scanJournal(fd: number, file: string): Promise<Scan> {
+/**
+ * Pass 1 over the journal open as `fd` (`file` names it in messages). With a grid, records not in
+ * it are skipped (and counted), the others take their cell and trial from it.
+ */
+async function scanJournal(fd: number, file: string, grid: GridView | null): Promise<Scan> {
   const sc: Scan = {
     count: 0, live: [], ids: [], offset: [], length: [], cellIdx: [], trial: [], success: [], status: [], relLoss: [],
     iters: [], secs: [], s0: [], s1: [], eps: [], itBudget: [], secBudget: [], dataIdx: [], shapeIdx: [], cells: [],
-    dataTexts: [], shapes: [], lines: [], tornLine: false,
+    dataTexts: [], shapes: [], lines: [], tornLine: false, notInSpec: grid === null ? null : 0,
   };
+  const outside = new Set<string>();
+  const perTrial = grid?.cells.length ?? 0;
   let lineChars = 0;
   const shapeCols: RunColumns[] = [];
   const lastOf = new Map<string, number>();
@@ -265,16 +281,29 @@ async function scanJournal(fd: number, file: string): Promise<Scan> {
       if (unterminated) { sc.tornLine = true; return; }
       throw new Error(`${file}:${lineNo}: journal line is not valid JSON (the file is corrupted beyond a torn last line)`);
     }
-    const i = sc.count++;
     const cfg = configOf(rec);
+    let cell: Record<string, AxisValue>;
+    let cellKey: string;
+    let trial = rec.trial;
+    if (grid !== null) {
+      const at = grid.indexOf(rec.id);
+      if (at < 0) { outside.add(rec.id); return; }
+      const pos = at % perTrial;
+      cell = grid.cells[pos]!;
+      cellKey = String(pos);
+      trial = Math.floor(at / perTrial);
+    } else {
+      cell = cellOf(rec, cfg);
+      cellKey = stableJson(cell);
+    }
+    const i = sc.count++;
     const res = (rec.result ?? {}) as unknown as Record<string, unknown>;
-    const cell = cellOf(rec, cfg);
     sc.ids.push(rec.id);
     lastOf.set(rec.id, i);
     sc.offset.push(offset);
     sc.length.push(length);
-    sc.cellIdx.push(intern(cellIndex, sc.cells, stableJson(cell), () => ({ cell, n: cfg.n as number, d: cfg.d as number, m: cfg.m as number })));
-    sc.trial.push(rec.trial);
+    sc.cellIdx.push(intern(cellIndex, sc.cells, cellKey, () => ({ cell, n: cfg.n as number, d: cfg.d as number, m: cfg.m as number })));
+    sc.trial.push(trial);
     sc.success.push(rec.result?.success === true);
     sc.status.push(rec.result?.status ?? 'error');
     sc.relLoss.push(num(res.relLoss));
@@ -296,12 +325,13 @@ async function scanJournal(fd: number, file: string): Promise<Scan> {
     const si = intern(shapeIndex, sc.shapes, JSON.stringify(shape), () => shape);
     sc.shapeIdx.push(si);
     if (sc.lines !== null) {
-      const line = runLine(rec, shapeCols[si] ??= runColumns([shape]));
+      const line = runLine(rec, shapeCols[si] ??= runColumns([shape]), trial, cell.rho);
       lineChars += line.length;
       if (lineChars > LINES_BUDGET) sc.lines = null; else sc.lines.push(line);
     }
   });
   for (let i = 0; i < sc.count; i++) if (lastOf.get(sc.ids[i]!) === i) sc.live.push(i);
+  if (grid !== null) sc.notInSpec = outside.size;
   return sc;
 }
 
@@ -371,8 +401,8 @@ function runColumns(shapes: Shape[]): RunColumns {
   return { header, configCols, dataCols, resultCols, ms };
 }
 
-/** One record as a runs.csv line. */
-function runLine(rec: JournalRecord, cols: RunColumns): string {
+/** One record as a runs.csv line, with its trial and rho (the cell's, empty when the spec gave m). */
+function runLine(rec: JournalRecord, cols: RunColumns, trial: number, rho: AxisValue | undefined): string {
   const c = configOf(rec);
   const res = (rec.result ?? {}) as unknown as Record<string, unknown>;
   const data = (c.data ?? {}) as Record<string, unknown>;
@@ -382,7 +412,7 @@ function runLine(rec: JournalRecord, cols: RunColumns): string {
   const byThreshold = new Map<string, Milestone>();
   for (const x of (rec.result?.milestones ?? []) as Milestone[]) byThreshold.set(thresholdLabel(x.threshold), x);
   return csvLine([
-    rec.id, rec.trial, scalar(c.seed), scalar(c.method), n, d, m, scalar(rec.cell?.rho), (m * d) / n,
+    rec.id, trial, scalar(c.seed), scalar(c.method), n, d, m, scalar(rho), (m * d) / n,
     ...cols.dataCols.map((k) => scalar(data[k])), ...cols.configCols.map((k) => scalar(c[k])),
     scalar(c.engine), scalar(c.dtype),
     ...cols.resultCols.map((k) => scalar(res[k])),
@@ -412,7 +442,7 @@ async function writeRunsCsv(file: string, fd: number, sc: Scan, order: number[])
       const len = sc.length[i]!;
       if (buf.length < len) buf = Buffer.allocUnsafe(len * 2);
       readSync(fd, buf, 0, len, sc.offset[i]!);
-      out.write(runLine(JSON.parse(buf.toString('utf8', 0, len)) as JournalRecord, cols));
+      out.write(runLine(JSON.parse(buf.toString('utf8', 0, len)) as JournalRecord, cols, sc.trial[i]!, sc.cells[sc.cellIdx[i]!]!.cell.rho));
     }
     out.commit();
   } catch (e) {
@@ -672,25 +702,30 @@ function safeName(method: string): string {
   return method.replace(/[^A-Za-z0-9._-]/g, '_');
 }
 
+export interface AggregateOptions {
+  /** The current spec's grid: only its records count, labelled by it (see the top of this file). */
+  grid?: GridView | null;
+}
+
 /**
  * Reads `<dir>/runs.jsonl` and writes runs.csv, summary.csv, phase-<method>.csv, boundary.csv and
  * tables.json into `dir` (see the top of this file). Safe to call while a sweep appends to the journal.
  */
-export async function aggregate(dir: string): Promise<AggregateOutput> {
+export async function aggregate(dir: string, opts: AggregateOptions = {}): Promise<AggregateOutput> {
   mkdirSync(dir, { recursive: true });
   const journal = join(dir, JOURNAL_FILE);
   // One descriptor for both passes, so the byte offsets of pass 1 hold in pass 2 even if the
   // journal file is replaced meanwhile (appends only extend it; pass 1 stops at its size then).
   const fd = existsSync(journal) ? openSync(journal, 'r') : -1;
   try {
-    return await aggregateFrom(dir, journal, fd);
+    return await aggregateFrom(dir, journal, fd, opts.grid ?? null);
   } finally {
     if (fd >= 0) closeSync(fd);
   }
 }
 
-async function aggregateFrom(dir: string, journal: string, fd: number): Promise<AggregateOutput> {
-  const sc = await scanJournal(fd, journal);
+async function aggregateFrom(dir: string, journal: string, fd: number, grid: GridView | null): Promise<AggregateOutput> {
+  const sc = await scanJournal(fd, journal, grid);
   const files: string[] = [];
   const write = (name: string, text: string) => {
     const p = join(dir, name);
@@ -728,6 +763,7 @@ async function aggregateFrom(dir: string, journal: string, fd: number): Promise<
     about: 'narrowsweep tables (see src/report/aggregate.ts for every column). Phase cells are k/R = successes / finished runs.',
     journal: JOURNAL_FILE,
     runs: sc.live.length,
+    notInSpec: sc.notInSpec,
     successRule: 'success = relLoss <= epsilon (METHOD.md section 5)',
     epsilon: all((c) => c.epsilon),
     data: all((c) => c.data),
@@ -757,7 +793,8 @@ async function aggregateFrom(dir: string, journal: string, fd: number): Promise<
     return phaseText(t);
   };
   return {
-    dir: resolve(dir), files, runs: sc.live.length, duplicates: sc.count - sc.live.length, tornLine: sc.tornLine, methods, headlineMethod,
+    dir: resolve(dir), files, runs: sc.live.length, duplicates: sc.count - sc.live.length, notInSpec: sc.notInSpec,
+    tornLine: sc.tornLine, methods, headlineMethod,
     phase: headlineMethod === null ? null : formatPhaseTable(headlineMethod), formatPhaseTable,
   };
 }

@@ -60,17 +60,28 @@ function encodeEntry(status: string, success: boolean): EntryCode {
 /**
  * id -> EntryCode for up to millions of ids without a JS string or Map entry per id: ids of 20
  * lowercase hex digits (what the grid makes) are stored as two 40-bit numbers in an open-addressing
- * table over typed arrays; any other id goes to a plain Map.
+ * table over typed arrays; any other id goes to a plain Map. Values are small non-negative integers:
+ * below 128 by default (one byte each), below 2^31 with `wide` (a grid position per id).
  */
 export class IdTable {
   private static readonly HEX = 20;
   private hi = new Float64Array(1024);
   private lo = new Float64Array(1024);
   /** -1 empty, -2 deleted, else the entry code. */
-  private codes = new Int8Array(1024).fill(-1);
+  private codes: Int8Array | Int32Array;
   private used = 0; // slots not empty (live + deleted)
   private live = 0;
   private readonly other = new Map<string, EntryCode>();
+  private readonly wide: boolean;
+
+  constructor(opts: { wide?: boolean } = {}) {
+    this.wide = opts.wide === true;
+    this.codes = this.newCodes(1024);
+  }
+
+  private newCodes(n: number): Int8Array | Int32Array {
+    return (this.wide ? new Int32Array(n) : new Int8Array(n)).fill(-1);
+  }
 
   get size(): number {
     return this.live + this.other.size;
@@ -140,14 +151,21 @@ export class IdTable {
     const cap = codes.length * 2;
     this.hi = new Float64Array(cap);
     this.lo = new Float64Array(cap);
-    this.codes = new Int8Array(cap).fill(-1);
+    this.codes = this.newCodes(cap);
     this.used = 0;
     this.live = 0;
     for (let i = 0; i < codes.length; i++) if (codes[i]! >= 0) this.put(hi[i]!, lo[i]!, codes[i]!);
   }
 
   /** Returns true when the id was not there before. */
+  private check(code: EntryCode): void {
+    if (!(code >= 0 && code <= (this.wide ? 0x7fffffff : 0x7f) && Number.isInteger(code))) {
+      throw new RangeError(`IdTable: value ${code} out of range (0 to ${this.wide ? 0x7fffffff : 0x7f})`);
+    }
+  }
+
   private put(hi: number, lo: number, code: EntryCode): boolean {
+    this.check(code);
     if ((this.used + 1) * 2 > this.codes.length) this.grow();
     const i = this.slot(hi, lo);
     const c = this.codes[i]!;
@@ -171,6 +189,7 @@ export class IdTable {
   set(id: string, code: EntryCode): boolean {
     const h = IdTable.splitText(id);
     if (h) return this.put(h[0], h[1], code);
+    this.check(code);
     const fresh = !this.other.has(id);
     this.other.set(id, code);
     return fresh;

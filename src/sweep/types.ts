@@ -31,3 +31,17 @@ export interface JournalRecord {
   host: string;
   versions: { narrowsweep: string; node: string; core: number };
 }
+
+/**
+ * The configurations of a results folder's current spec, as the tables see them (built in
+ * src/sweep/snapshot.ts; the report layer takes it as given and never expands a grid itself).
+ */
+export interface GridView {
+  /** Position of a run id in the grid (its GridEntry.index), or -1 when the id is not in the grid. */
+  indexOf(id: string): number;
+  /**
+   * The cells of one trial in grid order: the configuration at position i belongs to the cell
+   * cells[i % cells.length] and has trial floor(i / cells.length).
+   */
+  readonly cells: ReadonlyArray<Record<string, AxisValue>>;
+}
