@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../src/core/errors.js';
 import { parseSpec, loadSpec } from '../src/sweep/spec.js';
 import { gridSize } from '../src/sweep/grid.js';
+import { selectEngine } from '../src/engines/select.js';
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 
@@ -214,4 +215,27 @@ test('narrowsweep plan on a good spec prints the size and writes nothing', (t) =
   t.regex(r.stdout, /per method: adam 100, lm 100, pgd 100, sgd 100/);
   t.regex(r.stdout, /estimated CPU time: at most .* upper bound/s);
   t.deepEqual(readdirSync(cwd), ['demo.yaml']);
+});
+
+test('narrowsweep plan times the engine the runs will use and samples distinct cells of the first trial', async (t) => {
+  const cwd = mkdtempSync(join(tmpdir(), 'narrowsweep-plan-'));
+  writeFileSync(join(cwd, 'demo.yaml'), DEMO);
+  // 80 cells x 5 seeds: 5 samples evenly spaced over all 400 runs would be one cell at 5 seeds.
+  const r = cli(cwd, 'plan', 'demo.yaml', '--samples', '5');
+  t.is(r.status, 0, r.stderr);
+  const auto = await selectEngine('auto', 'float64', { quiet: true });
+  t.regex(r.stdout, new RegExp(`estimated CPU time: at most .* with the ${auto.name} engine the runs use`));
+  t.regex(r.stdout, new RegExp(`on engine auto -> ${auto.name} \\(`));
+  const samples = [...r.stdout.matchAll(/^ {2}#(\d+) id \w+ trial (\d+): (.*)$/gm)];
+  t.is(samples.length, 5);
+  t.deepEqual(samples.map((m) => m[2]), ['0', '0', '0', '0', '0']);
+  t.is(new Set(samples.map((m) => m[3])).size, 5, 'five different cells');
+  t.deepEqual(samples.map((m) => Number(m[1])), [0, 16, 32, 48, 64]);
+  // An engine asked for by the spec is the one timed.
+  writeFileSync(join(cwd, 'ts.yaml'), `${DEMO}defaults: { engine: ts }\n`);
+  const ts = cli(cwd, 'plan', 'ts.yaml', '--samples', '0');
+  t.is(ts.status, 0, ts.stderr);
+  t.regex(ts.stdout, /with the ts engine the runs use/);
+  t.regex(ts.stdout, /on engine ts \(typescript reference/);
+  t.deepEqual(readdirSync(cwd).sort(), ['demo.yaml', 'ts.yaml']);
 });

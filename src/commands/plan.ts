@@ -4,6 +4,8 @@ import { parseArgs } from 'node:util';
 import { ConfigError } from '../core/errors.js';
 import { resolveConfig } from '../core/config.js';
 import { referenceEngine } from '../core/reference.js';
+import type { Dtype, Engine, EngineName } from '../core/types.js';
+import { selectEngine } from '../engines/select.js';
 import { loadSpec } from '../sweep/spec.js';
 import type { Spec } from '../sweep/spec.js';
 import { canonicalJson, cellCount, describeCell, gridSize, iterateCells, iterateGrid } from '../sweep/grid.js';
@@ -12,11 +14,12 @@ import type { GridEntry } from '../sweep/types.js';
 const USAGE = `usage: narrowsweep plan <spec.yaml|.json> [--samples K]
 
 Validates the whole spec (nothing is written; errors exit with code 2) and prints the number of
-configurations, the values of every axis, K sample configurations (default 3) and an upper bound
-of the CPU time from a quick calibration of the TypeScript reference step.`;
+configurations, the values of every axis, K sample configurations (default 3, distinct cells of the
+first trial) and an upper bound of the CPU time from a quick calibration of the step speed on the
+engine the runs will use (engine auto: the native addon if it loads, else wasm, else TypeScript).`;
 
-/** Calibration: the TS reference step's speed in flop/s at one shape, timed for about `seconds`. */
-export function calibrateStep(n: number, d: number, m: number, seconds = 0.3): { flopsPerSecond: number; steps: number } {
+/** Calibration: an engine's step speed in flop/s at one shape, timed for about `seconds`. */
+export function calibrateStep(n: number, d: number, m: number, seconds = 0.3, engine: Engine = referenceEngine): { flopsPerSecond: number; steps: number } {
   let s = 0x9e3779b9;
   const rand = (): number => { // xorshift32, in [-1, 1): the values do not matter, only the time
     s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
@@ -24,7 +27,7 @@ export function calibrateStep(n: number, d: number, m: number, seconds = 0.3): {
   };
   const X = Float64Array.from({ length: n * d }, rand);
   const y = Float64Array.from({ length: n }, rand);
-  const p = referenceEngine.createProblem({ X, y, n, d, m, activation: 'tanh' });
+  const p = engine.createProblem({ X, y, n, d, m, activation: 'tanh' });
   try {
     for (let q = 0; q < d * m; q++) p.W[q] = rand() / Math.sqrt(d);
     for (let j = 0; j < m; j++) p.v[j] = rand() / Math.sqrt(m);
@@ -129,9 +132,18 @@ export async function main(argv: string[]): Promise<number> {
   let logN = 0; let logD = 0; let logM = 0;
   const costFlops = new Float64Array(cells);
   const costSeconds = new Float64Array(cells);
+  // The engine each cell's runs ask for (engine and dtype may be axes): usually one.
+  const engineKeys = new Map<string, number>();
+  const wanted: Array<{ name: 'auto' | EngineName; dtype: Dtype; runs: number }> = [];
+  const costEngine = new Uint16Array(cells);
   let c = 0;
   for (const { config } of iterateCells(spec)) {
     const r = resolveConfig({ ...config, seed: spec.seeds[0]! });
+    const key = `${r.engine} ${r.dtype}`;
+    let e = engineKeys.get(key);
+    if (e === undefined) { e = wanted.length; engineKeys.set(key, e); wanted.push({ name: r.engine, dtype: r.dtype, runs: 0 }); }
+    wanted[e]!.runs += spec.seeds.length;
+    costEngine[c] = e;
     perMethod.set(r.method, (perMethod.get(r.method) ?? 0) + spec.seeds.length);
     widths.add(r.m);
     const f = runFlops(r);
@@ -141,9 +153,13 @@ export async function main(argv: string[]): Promise<number> {
     c++;
     logN += Math.log(r.n); logD += Math.log(r.d); logM += Math.log(r.m);
   }
-  // Ids of every configuration (this is what `run` does before scheduling).
+  // Ids of every configuration (this is what `run` does before scheduling). The samples are spread
+  // over distinct cells of the first trial (the cells are what differ; seeds only repeat them),
+  // and only when there are more samples than cells do they go on into the next trials.
   const sampleAt = new Set<number>();
-  for (let k = 0; k < samples; k++) sampleAt.add(Math.floor((k * total) / Math.max(samples, 1)));
+  const spread = Math.min(samples, cells);
+  for (let k = 0; k < spread; k++) sampleAt.add(Math.floor((k * cells) / spread));
+  for (let k = cells; k < Math.min(samples, total); k++) sampleAt.add(k);
   const picked: GridEntry[] = [];
   let hashed = 0;
   for (const e of iterateGrid(spec)) {
@@ -158,13 +174,34 @@ export async function main(argv: string[]): Promise<number> {
   let m = Math.max(1, Math.round(Math.exp(logM / cells)));
   while (n * d * m > 2e6 && n > 1) n = Math.ceil(n / 2);
   while (n * d * m > 2e6 && m > 1) m = Math.ceil(m / 2);
-  const cal = calibrateStep(n, d, m);
+  // Time the engine the runs will use: `auto` resolves here as it will in the workers.
+  const timed: Array<(typeof wanted)[number] & { engine: Engine | null; cal: ReturnType<typeof calibrateStep> | null; note: string }> = [];
+  for (const w of wanted) {
+    let engine: Engine | null = null;
+    let note = '';
+    try {
+      engine = await selectEngine(w.name, w.dtype, { quiet: true });
+    } catch (err) {
+      note = `${(err as Error).message.split('\n')[0]}; such runs will fail, timed on the TypeScript reference instead`;
+      if (w.dtype === 'float64') engine = referenceEngine;
+    }
+    const cal = engine === null ? null : calibrateStep(n, d, m, 0.3, engine);
+    timed.push({ ...w, engine, cal, note });
+  }
   let cpuSeconds = 0;
   for (let k = 0; k < cells; k++) {
-    const s = costFlops[k]! / cal.flopsPerSecond;
+    const cal = timed[costEngine[k]!]!.cal;
+    const s = cal === null ? Infinity : costFlops[k]! / cal.flopsPerSecond;
     if (s > costSeconds[k]!) cappedSeconds++;
     cpuSeconds += Math.min(s, costSeconds[k]!) * spec.seeds.length;
   }
+  const engineText = (x: (typeof timed)[number]) => {
+    const asked = x.name === 'auto' ? `engine auto -> ${x.engine?.name ?? 'none'}` : `engine ${x.name}`;
+    const detail = x.engine?.detail ?? 'unavailable';
+    const what = `${asked} (${detail.includes(x.dtype) ? detail : `${detail}, ${x.dtype}`})`;
+    const speed = x.cal ? `${(x.cal.flopsPerSecond / 1e9).toFixed(2)} Gflop/s (${x.cal.steps} steps)` : 'not timed';
+    return `${what}: ${speed}${timed.length > 1 ? `, ${x.runs} runs` : ''}${x.note ? `; ${x.note}` : ''}`;
+  };
 
   const out: string[] = [];
   out.push(`spec ${file}: sweep "${spec.name}"${spec.description ? ` - ${spec.description}` : ''}`);
@@ -181,11 +218,12 @@ export async function main(argv: string[]): Promise<number> {
     out.push('sample configurations:');
     for (const e of picked) out.push(`  #${e.index} id ${e.id} trial ${e.trial}: ${describeCell(e.cell)}\n    ${JSON.stringify(e.config)}`);
   }
-  out.push(`estimated CPU time: at most ${formatDuration(cpuSeconds)} on one core with the TypeScript reference engine` +
-    ` (divide by the workers; compiled engines are faster)`);
+  const names = [...new Set(timed.map((x) => x.engine?.name ?? x.name))];
+  out.push(`estimated CPU time: at most ${formatDuration(cpuSeconds)} on one core with the ${names.join(' / ')} engine${names.length > 1 ? 's' : ''}` +
+    ' the runs use (divide by the workers)');
   out.push(`  an upper bound: runs stop early once relLoss <= epsilon. Model: iterations x 4 b d m flop per run (+ lm's` +
     ` n x n solves and the sigma_min certificates), capped by each run's seconds budget${cappedSeconds ? ` (${cappedSeconds} of ${cells} cells hit that cap)` : ''};` +
-    ` calibrated at ${(cal.flopsPerSecond / 1e9).toFixed(2)} Gflop/s (n=${n}, d=${d}, m=${m}, ${cal.steps} steps)`);
+    ` step timed at n=${n}, d=${d}, m=${m} on ${timed.map(engineText).join('; ')}`);
   out.push(`validated in ${((tValid - t0) / 1000).toFixed(2)} s; ${hashed} ids computed in ${((tIds - tValid) / 1000).toFixed(2)} s; nothing written`);
   console.log(out.join('\n'));
   return 0;
