@@ -11,6 +11,7 @@ import type { JournalRecord } from '../src/sweep/types.js';
 import { JournalWriter, entryStatus, entrySuccess, readJournal, readJournalIndex, recordLine } from '../src/sweep/journal.js';
 import { loadSpec } from '../src/sweep/spec.js';
 import { iterateGrid } from '../src/sweep/grid.js';
+import { acquireLock, LockedError } from '../src/sweep/lock.js';
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'narrowsweep-resume-'));
@@ -342,6 +343,12 @@ success: { relLoss: 0 }
   const rb = await b.done;
   t.is(rb.code, 130, rb.stderr);
   t.regex(rb.stderr, /stopped at once; the journal is valid/);
+  // One ending only, with the right count: the two running runs were dropped, none recorded.
+  const both = rb.stdout + rb.stderr;
+  t.is(both.match(/Resume with:/g)?.length, 1, both);
+  t.notRegex(both, /Interrupted/);
+  t.regex(rb.stdout, /0 runs this session \(0 succeeded\); 2 running when stopped at once were dropped and will rerun/);
+  t.is(journalText(dirB), '');
   t.is(readJournal(join(dirB, 'runs.jsonl')).tornLine, null);
   t.false(existsSync(join(dirB, 'lock')));
 });
@@ -360,6 +367,49 @@ test.serial('a stale lock (dead pid on this host) is taken over', async (t) => {
   t.regex(r.stderr, new RegExp(`stale lock of pid ${dead.child.pid}`));
   t.is(recordsOf(dir).length, 9);
   t.false(existsSync(join(dir, 'lock')));
+});
+
+/** Field 22 of /proc/<pid>/stat (start time in clock ticks), read here independently of lock.ts. */
+function startTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 1).trim().split(/\s+/)[19]);
+}
+
+test.serial('a lock of a live pid is refused only while that pid is the same process (start time); a reused pid is taken over', async (t) => {
+  if (process.platform !== 'linux') { t.pass('start times are read from /proc (Linux only)'); return; }
+  const { mkdirSync } = await import('node:fs');
+  const dir = join(work, 'reused-pid');
+  mkdirSync(dir, { recursive: true });
+  const other = spawn('sleep', ['60'], { stdio: 'ignore' });
+  try {
+    const pid = other.pid!;
+    while (!existsSync(`/proc/${pid}/stat`)) await sleep(5);
+    const right = startTicks(pid);
+    t.true(Number.isSafeInteger(right) && right > 0);
+    const lockFile = join(dir, 'lock');
+    const holder = { pid, host: hostname(), startedAt: '2020-01-01T00:00:00.000Z' };
+    // The same process: refused.
+    writeFileSync(lockFile, JSON.stringify({ ...holder, pidStart: right }));
+    const e = t.throws(() => acquireLock(dir), { instanceOf: LockedError });
+    t.regex(e?.message ?? '', new RegExp(`already being run by pid ${pid}`));
+    t.is(JSON.parse(readFileSync(lockFile, 'utf8')).pid, pid, 'the lock is untouched');
+    // The pid is alive but its start time differs: another process now has it, the lock is stale.
+    writeFileSync(lockFile, JSON.stringify({ ...holder, pidStart: right - 1 }));
+    const notices: string[] = [];
+    const lock = acquireLock(dir, (m) => notices.push(m));
+    t.is(lock.tookOver?.pid, pid);
+    t.regex(notices.join('\n'), new RegExp(`stale lock of pid ${pid} .*now belongs to another process`));
+    const mine = JSON.parse(readFileSync(lockFile, 'utf8'));
+    t.is(mine.pid, process.pid);
+    t.is(mine.pidStart, startTicks(process.pid));
+    lock.release();
+    t.false(existsSync(lockFile));
+    // A lock without a start time (an older version) is decided by the pid alone: refused.
+    writeFileSync(lockFile, JSON.stringify(holder));
+    t.throws(() => acquireLock(dir), { instanceOf: LockedError });
+  } finally {
+    other.kill('SIGKILL');
+  }
 });
 
 test('journal index reads id, status and success like JSON.parse, and the writer repairs a torn tail', (t) => {

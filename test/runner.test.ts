@@ -3,7 +3,7 @@
 // refusal paths (spec error, --fresh on a folder that is not a results folder).
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +11,9 @@ import type { JournalRecord } from '../src/sweep/types.js';
 import { readJournal } from '../src/sweep/journal.js';
 import { loadSpec } from '../src/sweep/spec.js';
 import { iterateGrid } from '../src/sweep/grid.js';
+import { Coordinator } from '../src/sweep/coordinator.js';
+import { configLabel } from '../src/sweep/progress.js';
+import type { ProgressView } from '../src/sweep/progress.js';
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'narrowsweep-runner-'));
@@ -222,19 +225,117 @@ test('--fresh refuses a folder that is not a results folder', async (t) => {
   t.false(existsSync(join(dir, 'lock')));
 });
 
-test('a changed spec under the same name reuses the records whose ids remain and keeps the others', async (t) => {
+/**
+ * The tables of a results folder as text: every CSV with the wall-clock columns (seconds,
+ * secondsTo<t>, wallSeconds, startedAt, finishedAt, medianSecondsToSuccess) removed, everything
+ * else byte for byte; and tables.json without its `notInSpec` count (returned apart), which says how
+ * many journal records were left out and so differs between a reused folder and a fresh one.
+ */
+const WALL_CLOCK = /^(seconds|secondsTo.*|wallSeconds|startedAt|finishedAt|medianSecondsToSuccess)$/;
+function tablesOf(dir: string): { files: Map<string, string>; notInSpec: unknown } {
+  const files = new Map<string, string>();
+  for (const f of readdirSync(dir).filter((n) => n.endsWith('.csv')).sort()) {
+    const text = readFileSync(join(dir, f), 'utf8');
+    const lines = text.split('\n');
+    const at = lines.findIndex((l) => l !== '' && !l.startsWith('#'));
+    const rows = parseCsv(lines.slice(at).join('\n'));
+    const keep = rows[0]!.map((h, i) => (WALL_CLOCK.test(h) ? -1 : i)).filter((i) => i >= 0);
+    const kept = rows.map((r) => keep.map((i) => JSON.stringify(r[i] ?? null)).join(','));
+    files.set(f, keep.length === rows[0]!.length ? text : [...lines.slice(0, at), ...kept].join('\n'));
+  }
+  const sidecar = JSON.parse(readFileSync(join(dir, 'tables.json'), 'utf8')) as Record<string, unknown>;
+  const notInSpec = sidecar.notInSpec;
+  const text = readFileSync(join(dir, 'tables.json'), 'utf8');
+  const without = text.replace(/^ {2}"notInSpec": [^\n]*\n/m, '');
+  if (without === text) throw new Error(`${dir}/tables.json has no notInSpec line`);
+  files.set('tables.json', without);
+  return { files, notInSpec };
+}
+
+test('a changed spec under the same name reuses the records whose ids remain and keeps the others; the tables are those of a fresh run of the new spec', async (t) => {
   const small = (rhos: string, trials: number) => SPEC.replace('name: e2e', 'name: changed')
     .replace('rho: [1, 2, 3, 4, 6]', `rho: [${rhos}]`).replace('trials: 3', `trials: ${trials}`).replace('method: [sgd, lm]', 'method: [lm]');
   const specPath = join(work, 'changed.yaml');
   const dir = join(work, 'changed');
+  /** Runs `yaml` into `dir`, and into a fresh folder; the two folders' tables must be the same. */
+  const sameAsFresh = async (yaml: string, tag: string, notInSpec: number) => {
+    const freshSpec = join(work, `changed-fresh-${tag}.yaml`);
+    writeFileSync(freshSpec, yaml);
+    const fresh = join(work, `changed-fresh-${tag}`);
+    const rf = await cli(['run', freshSpec, '--out', fresh, '--quiet']);
+    t.is(rf.code, 0, rf.stderr);
+    const a = tablesOf(fresh);
+    const b = tablesOf(dir);
+    t.is(a.notInSpec, 0, `${tag}: fresh folder`);
+    t.is(b.notInSpec, notInSpec, `${tag}: reused folder`);
+    t.deepEqual([...b.files.keys()], [...a.files.keys()], tag);
+    for (const [f, text] of a.files) t.is(b.files.get(f), text, `${tag}: ${f} differs from a fresh run of the new spec`);
+    return a;
+  };
   writeFileSync(specPath, small('1, 2', 2)); // 2 (n, d) x 2 rho x 2 trials = 8 runs
   const r0 = await cli(['run', specPath, '--out', dir, '--quiet']);
   t.is(r0.code, 0, r0.stderr);
   writeFileSync(specPath, small('2, 3', 3)); // rho 2 kept (2 trials reused of 3), rho 1 dropped, rho 3 new
   const r1 = await cli(['run', specPath, '--out', dir, '--quiet']);
   t.is(r1.code, 0, r1.stderr);
-  t.regex(r1.stdout, /12 configurations: 4 reused from the journal, 8 new; 4 journal records are not in this spec any more \(kept\)/);
+  t.regex(r1.stdout, /12 configurations: 4 reused from the journal, 8 new; 4 journal records are not in this spec any more \(kept, left out of the tables\)/);
+  t.regex(r1.stdout, /4 journal records of an earlier spec are not in this one: kept in runs\.jsonl, left out of the tables/);
   const { records } = readJournal(join(dir, 'runs.jsonl'));
   t.is(records.length, 16);
   t.is(new Set(records.map((x) => x.id)).size, 16);
+  const tables1 = await sameAsFresh(small('2, 3', 3), 'rho', 4);
+  t.is(readTable(join(dir, 'summary.csv')).length, 4); // 2 (n, d) x rho {2, 3}: rho 1 is gone
+  // `narrowsweep aggregate` on the folder gives the same tables (it reads the spec saved by run).
+  const ra = await cli(['aggregate', dir, '--quiet']);
+  t.is(ra.code, 0, ra.stderr);
+  for (const [f, text] of tablesOf(dir).files) t.is(text, tables1.files.get(f)!, `aggregate: ${f}`);
+  const rv = await cli(['aggregate', dir]);
+  t.regex(rv.stdout, /^12 runs \(4 journal records not in the current spec left out\)/);
+
+  // A changed success rule: every id changes, the 16 earlier records stay in the journal but out of the tables.
+  const stricter = small('2, 3', 3).replace('relLoss: 1.0e-3', 'relLoss: 1.0e-2');
+  writeFileSync(specPath, stricter);
+  const r2 = await cli(['run', specPath, '--out', dir, '--quiet']);
+  t.is(r2.code, 0, r2.stderr);
+  t.regex(r2.stdout, /12 configurations: 0 reused from the journal, 12 new; 16 journal records/);
+  await sameAsFresh(stricter, 'success', 16);
+  t.true(readTable(join(dir, 'runs.csv')).every((row) => row.epsilon === '0.01'));
+
+  // An added axis at its default value: the ids stay (all 12 reused), the cells gain the axis.
+  const withAxis = stricter.replace('method: [lm]', 'method: [lm]\n  activation: [tanh]');
+  writeFileSync(specPath, withAxis);
+  const r3 = await cli(['run', specPath, '--out', dir, '--quiet']);
+  t.is(r3.code, 0, r3.stderr);
+  t.regex(r3.stdout, /12 configurations: 12 reused from the journal, 0 new; 16 journal records/);
+  await sameAsFresh(withAxis, 'axis', 16);
+  t.regex(readFileSync(join(dir, 'summary.csv'), 'utf8'), /^method,n,d,rho,m,activation,/);
+  t.is(readJournal(join(dir, 'runs.jsonl')).records.length, 28); // nothing was removed from the journal
+});
+
+test('the worker lines name every axis value of the run, so runs differing in any axis read differently', async (t) => {
+  const specPath = join(work, 'labels.yaml');
+  writeFileSync(specPath, `name: labels
+grid: { n: [8], d: [2], m: [4], method: [sgd], activation: [tanh, relu], sgd.lr: [0.05, 0.1] }
+budget: { iterations: 20, seconds: 600 }
+`);
+  const labels: string[] = [];
+  const progress: ProgressView = {
+    start() {}, slotProgress() {}, slotEnd() {}, runDone() {}, log() {}, stop() {},
+    slotStart(_slot, config, cell) { labels.push(configLabel(config, cell)); },
+  };
+  const c = new Coordinator({
+    spec: loadSpec(specPath), outDir: join(work, 'labels'), threads: 1, retryFailed: false, runTimeoutSeconds: null,
+    refreshSeconds: 0, progress, log: () => {}, tables: false,
+  });
+  await c.run();
+  t.deepEqual(labels, [
+    'n=8 d=2 m=4 method=sgd activation=tanh sgd.lr=0.05 seed=0',
+    'n=8 d=2 m=4 method=sgd activation=tanh sgd.lr=0.1 seed=0',
+    'n=8 d=2 m=4 method=sgd activation=relu sgd.lr=0.05 seed=0',
+    'n=8 d=2 m=4 method=sgd activation=relu sgd.lr=0.1 seed=0',
+  ]);
+  // rho and its derived m both show; a config without a cell keeps the short form
+  t.is(configLabel({ method: 'pgd', n: 100, d: 10, m: 16, seed: 3 }, { method: 'pgd', n: 100, d: 10, rho: 1.5, m: 16, 'pgd.radius': '{"relative":0.5}' }),
+    'method=pgd n=100 d=10 rho=1.5 m=16 pgd.radius={"relative":0.5} seed=3');
+  t.is(configLabel({ method: 'pgd', n: 100, d: 10, m: 16, seed: 3 }), 'pgd n=100 d=10 m=16 seed=3');
 });

@@ -45,6 +45,9 @@ interface RunFlags {
 
 class UsageError extends Error {}
 
+/** After a second Ctrl-C, how long the sweep gets to close the journal before the process exits anyway. */
+const FORCE_EXIT_MS = 8000;
+
 function numberFlag(name: string, v: string | undefined, opts: { integer?: boolean; min: number }): number | null {
   if (v === undefined) return null;
   const x = Number(v);
@@ -176,6 +179,17 @@ export async function main(argv: string[]): Promise<number> {
     });
     say(`sweep ${spec.name}: ${threads} worker${threads === 1 ? '' : 's'}, results in ${outDir}`);
 
+    // Exactly one ending is printed: the report after run() returns, or (only if run() does not
+    // return within FORCE_EXIT_MS of the second Ctrl-C, or on a third) the forced one below.
+    let ended = false;
+    const forceExit = () => {
+      if (ended) process.exit(130); // the ending is printed, but something keeps the process alive
+      ended = true;
+      const n = coordinator.running;
+      lock.release();
+      console.error(`\nnarrowsweep: stopped at once${n > 0 ? ` (${n} running dropped; they will rerun)` : ''}; the journal is valid. Resume with:\n  ${resumeCommand(flags, outDir)}`);
+      process.exit(130);
+    };
     let signals = 0;
     const onSignal = (sig: NodeJS.Signals) => {
       signals++;
@@ -184,13 +198,10 @@ export async function main(argv: string[]): Promise<number> {
         coordinator.stop(flags.grace);
         return;
       }
-      if (signals > 2) return; // already stopping at once
+      if (signals > 2) { forceExit(); return; }
       progress.stop();
-      void coordinator.abortNow().finally(() => {
-        lock.release();
-        console.error(`\nnarrowsweep: stopped at once; the journal is valid. Resume with:\n  ${resumeCommand(flags, outDir)}`);
-        process.exit(130);
-      });
+      void coordinator.abortNow();
+      setTimeout(forceExit, FORCE_EXIT_MS).unref();
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
@@ -204,7 +215,13 @@ export async function main(argv: string[]): Promise<number> {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
     }
+    if (ended) return 130; // the forced ending was printed (process.exit is on its way)
+    ended = true;
     report(outcome, outDir, flags);
+    if (outcome.aborted) {
+      console.error(`\nnarrowsweep: stopped at once; the journal is valid. Resume with:\n  ${resumeCommand(flags, outDir)}`);
+      return 130;
+    }
     if (outcome.interrupted) {
       console.log(`\nInterrupted; the finished runs are in ${join(outDir, JOURNAL_FILE)}. Resume with:\n  ${resumeCommand(flags, outDir)}`);
       return 130;
@@ -220,11 +237,14 @@ function report(o: SweepOutcome, outDir: string, flags: RunFlags): void {
   const ran = f.ok + f.diverged + f.timeout + f.error + f.oom;
   const failures = (['diverged', 'timeout', 'oom', 'error'] as const).filter((s) => f[s] > 0).map((s) => `${f[s]} ${s}`);
   console.log(`\n${ran} runs this session (${o.succeeded} succeeded${failures.length ? `; ${failures.join(', ')}` : ''})` +
-    (o.dropped > 0 ? `; ${o.dropped} running at the end of the grace period were dropped and will rerun` : ''));
+    (o.dropped > 0 ? `; ${o.dropped} running ${o.aborted ? 'when stopped at once' : 'at the end of the grace period'} were dropped and will rerun` : ''));
   if (f.timeout + f.error + f.oom > 0 && !flags.retryFailed) {
     console.log('Failed runs (error/timeout/oom) stay recorded; --retry-failed runs them again.');
   }
   if (o.tables === null) return;
+  if (o.tables.notInSpec) {
+    console.log(`${o.tables.notInSpec} journal records of an earlier spec are not in this one: kept in ${JOURNAL_FILE}, left out of the tables`);
+  }
   console.log(`Tables in ${resolve(outDir)}: ${o.tables.files.map((p) => basename(p)).join(', ')}`);
   if (o.tables.phase) console.log(`\n${o.tables.phase}`);
 }

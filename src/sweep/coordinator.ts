@@ -1,6 +1,8 @@
 // The coordinator: reads the journal, skips every configuration already there, and runs the rest
 // in grid order (trial-major, so a partial sweep is an "anytime" table) through the worker pool.
 // Each finished run is appended to the journal at once; the tables are refreshed periodically.
+// The spec is written into the results folder first (spec.json): the tables are those of this
+// spec, whatever else the journal holds (src/sweep/snapshot.ts).
 //
 // Memory stays bounded for 10^6 configurations: the grid is a lazy generator, at most
 // 2 x threads runs are submitted at a time, and the journal is indexed (id -> status) without
@@ -20,6 +22,7 @@ import { JournalWriter, entryStatus, entrySuccess, readJournalIndex, removeRecor
 import type { JournalIndex } from './journal.js';
 import { PoolError, RunPool } from './pool.js';
 import type { ProgressView } from './progress.js';
+import { GridIndex, writeSpecSnapshot } from './snapshot.js';
 import { aggregate } from '../report/aggregate.js';
 
 export const JOURNAL_FILE = 'runs.jsonl';
@@ -71,16 +74,21 @@ export interface SweepOutcome {
   /** Runs finished (and journaled) in this session, by status. */
   finished: Record<RunStatus, number>;
   succeeded: number;
-  /** Stopped by stop() before the grid was done. */
+  /** Stopped by stop() or abortNow() before the grid was done. */
   interrupted: boolean;
-  /** In-flight runs dropped at the end of the grace period (they will rerun on resume). */
+  /** Stopped at once by abortNow() (second Ctrl-C): no tables were written. */
+  aborted: boolean;
+  /** In-flight runs dropped unrecorded, at the end of the grace period or by abortNow() (they will rerun on resume). */
   dropped: number;
   /** What `aggregate` returned at the end (null if it failed; the warning was logged). */
   tables: Awaited<ReturnType<typeof aggregate>> | null;
 }
 
-/** Reads the journal and matches it against the grid (one lazy pass over the grid). */
-export function planResume(spec: Spec, journalFile: string): ResumePlan {
+/**
+ * Reads the journal and matches it against the grid (one lazy pass over the grid). `grid`, when
+ * given, is filled with the grid's ids on the way (for the tables).
+ */
+export function planResume(spec: Spec, journalFile: string, grid?: GridIndex): ResumePlan {
   const index = readJournalIndex(journalFile);
   const plan: ResumePlan = {
     total: 0, reused: 0, reusedOk: 0, failed: [], fresh: 0, orphaned: 0, tornLine: index.tornLine, index,
@@ -88,6 +96,7 @@ export function planResume(spec: Spec, journalFile: string): ResumePlan {
   let matched = 0;
   for (const entry of iterateGrid(spec)) {
     plan.total++;
+    grid?.add(entry);
     const code = index.entries.get(entry.id);
     if (code === undefined) { plan.fresh++; continue; }
     matched++;
@@ -122,6 +131,9 @@ function emptyCounts(): Record<RunStatus, number> {
 export class Coordinator {
   private readonly opts: SweepOptions;
   private stopping = false;
+  private aborting: Promise<void> | null = null;
+  private inflightRuns = 0;
+  private idleWaiters: Array<() => void> = [];
   private readonly shutdown = new AbortController();
   private graceTimer: NodeJS.Timeout | null = null;
   private writer: JournalWriter | null = null;
@@ -151,21 +163,40 @@ export class Coordinator {
     this.graceTimer.unref();
   }
 
+  /** Runs in flight now. */
+  get running(): number {
+    return this.inflightRuns;
+  }
+
+  /** Resolves once no run is in flight. */
+  private whenIdle(): Promise<void> {
+    if (this.inflightRuns === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
   /**
-   * Immediate abort (second Ctrl-C): flush and close the journal now. Every record is already
-   * whole on disk (one write per line), so the journal stays valid; the caller exits.
+   * Immediate abort (second Ctrl-C): no grace period and no tables. Running runs are asked to stop
+   * at their next iteration and dropped; after 2 s their threads are terminated. run() then
+   * returns (aborted, with the dropped count) once the journal is flushed and closed. Every record
+   * is whole on disk (one write per line), so the journal stays valid at any point.
    */
-  async abortNow(): Promise<void> {
+  abortNow(): Promise<void> {
+    this.aborting ??= this.doAbort();
+    return this.aborting;
+  }
+
+  private async doAbort(): Promise<void> {
     this.stopping = true;
-    this.writer?.close();
-    this.writer = null;
+    if (this.graceTimer) { clearTimeout(this.graceTimer); this.graceTimer = null; }
     // Let the runs return at their next iteration rather than killing threads: a thread killed
     // in the middle of a native call can take the whole process down (abort, not exit code).
     const pool = this.pool;
     if (!pool) return;
     pool.stopAll();
-    const closed = await Promise.race([pool.close().then(() => true, () => true), new Promise<boolean>((r) => setTimeout(() => r(false), 2000).unref())]);
-    if (!closed) {
+    // Not pool.close() here: Piscina's close can settle while a task still runs and then
+    // terminates its thread. run() closes the pool once every run has returned.
+    const idle = await Promise.race([this.whenIdle().then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 2000).unref())]);
+    if (!idle) {
       this.shutdown.abort(new Error('aborted'));
       await Promise.race([pool.destroy(), new Promise((r) => setTimeout(r, 1000).unref())]);
     }
@@ -174,7 +205,13 @@ export class Coordinator {
   async run(): Promise<SweepOutcome> {
     const { spec, outDir, log, progress } = this.opts;
     mkdirSync(outDir, { recursive: true });
-    const plan = planResume(spec, this.journalFile);
+    const tables = this.opts.tables !== false;
+    // Before any run: a crash later leaves a folder whose tables are already this spec's.
+    const grid = tables ? new GridIndex() : undefined;
+    if (!writeSpecSnapshot(outDir, spec)) {
+      log('warning: the spec could not be saved as spec.json; the tables count every journal record');
+    }
+    const plan = planResume(spec, this.journalFile, grid);
     if (plan.tornLine !== null) {
       log(`journal: the last line was torn by a crash (${plan.tornLine.length} bytes); it is dropped and that run will be redone`);
     }
@@ -189,7 +226,7 @@ export class Coordinator {
     log(`${plan.total} configurations: ${plan.reused - rerun} reused from the journal, ${plan.fresh} new` +
       (rerun > 0 ? `, ${rerun} failed to retry` : '') +
       (failedKept > 0 ? ` (${failedKept} failed records kept; --retry-failed reruns them)` : '') +
-      (plan.orphaned > 0 ? `; ${plan.orphaned} journal records are not in this spec any more (kept)` : ''));
+      (plan.orphaned > 0 ? `; ${plan.orphaned} journal records are not in this spec any more (kept, left out of the tables)` : ''));
 
     const opened = JournalWriter.open(this.journalFile);
     this.writer = opened.writer;
@@ -204,7 +241,7 @@ export class Coordinator {
     });
     this.pool = pool;
     const outcome: SweepOutcome = {
-      plan, finished: emptyCounts(), succeeded: 0, interrupted: false, dropped: 0, tables: null,
+      plan, finished: emptyCounts(), succeeded: 0, interrupted: false, aborted: false, dropped: 0, tables: null,
     };
     const toRun = plan.total - (plan.reused - rerun);
     progress.start(plan.total, plan.total - toRun, plan.reusedOk);
@@ -213,11 +250,10 @@ export class Coordinator {
     let refreshing: Promise<void> | null = null;
     const refresh = () => {
       if (refreshing) return;
-      refreshing = aggregate(outDir).then(() => {}, (err: unknown) => {
+      refreshing = aggregate(outDir, { grid }).then(() => {}, (err: unknown) => {
         log(`warning: refreshing the tables failed: ${(err as Error).message}`);
       }).finally(() => { refreshing = null; });
     };
-    const tables = this.opts.tables !== false;
     const refreshTimer = tables && this.opts.refreshSeconds > 0 ? setInterval(refresh, this.opts.refreshSeconds * 1000) : null;
     refreshTimer?.unref();
 
@@ -230,7 +266,8 @@ export class Coordinator {
     const runOne = async (entry: GridEntry): Promise<void> => {
       if (this.stopping) { notRun = true; return; }
       const slot = freeSlots.pop() ?? 0;
-      progress.slotStart(slot, entry.config);
+      progress.slotStart(slot, entry.config, entry.cell);
+      this.inflightRuns++;
       try {
         const timeoutSeconds = this.opts.runTimeoutSeconds ?? (entry.config.seconds ?? DEFAULTS.seconds) * 2 + 30;
         const out = await pool.run(entry.config, {
@@ -252,8 +289,8 @@ export class Coordinator {
           host,
           versions,
         };
-        if (this.writer === null) { notRun = true; return; } // aborted while this run was finishing
-        this.writer.append(rec);
+        if (this.writer === null) { outcome.dropped++; notRun = true; return; } // the journal is closed
+        this.writer.append(rec); // also after abortNow(): a run that finished is kept
         outcome.finished[out.result.status]++;
         if (out.result.success) outcome.succeeded++;
         progress.runDone(out.result.success);
@@ -265,6 +302,7 @@ export class Coordinator {
         }
         throw err;
       } finally {
+        if (--this.inflightRuns === 0) this.idleWaiters.splice(0).forEach((wake) => wake());
         progress.slotEnd(slot);
         freeSlots.push(slot);
       }
@@ -295,10 +333,11 @@ export class Coordinator {
     }
     if (fatal !== null) throw fatal;
     outcome.interrupted = notRun;
+    outcome.aborted = this.aborting !== null;
     if (refreshing) await refreshing;
-    if (tables) {
+    if (tables && !outcome.aborted) {
       try {
-        outcome.tables = await aggregate(outDir);
+        outcome.tables = await aggregate(outDir, { grid });
       } catch (err) {
         log(`warning: writing the tables failed: ${(err as Error).message}`);
       }

@@ -1,6 +1,9 @@
 // One coordinator per results folder: a lock file holding PID, host and start time.
 // A lock whose PID is no longer alive on this host is stale (a crashed coordinator) and is taken
-// over with a notice; a live one refuses the second coordinator.
+// over with a notice; a live one refuses the second coordinator. PIDs are reused, so on Linux the
+// lock also holds the process's start time (field 22 of /proc/<pid>/stat, clock ticks after boot):
+// a live PID whose start time differs is another process, and the lock is stale too. (Elsewhere,
+// or for a lock without it, the PID alone decides.)
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { linkSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -11,6 +14,23 @@ export interface LockInfo {
   pid: number;
   host: string;
   startedAt: string;
+  /** Start time of the process `pid` in clock ticks after boot (Linux), or null where unknown. */
+  pidStart: number | null;
+}
+
+/** Start time of a process in clock ticks after boot (/proc/<pid>/stat field 22), or null (not Linux, no such process). */
+export function processStartTicks(pid: number): number | null {
+  if (process.platform !== 'linux') return null;
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return null;
+  }
+  // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split after the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[22 - 3]);
+  return Number.isSafeInteger(ticks) ? ticks : null;
 }
 
 /** Another live coordinator holds the folder (the CLI maps it to exit code 2). */
@@ -45,7 +65,7 @@ function readLock(file: string): LockInfo | null {
   try {
     const o = JSON.parse(readFileSync(file, 'utf8')) as Partial<LockInfo>;
     if (typeof o.pid === 'number' && typeof o.host === 'string' && typeof o.startedAt === 'string') {
-      return { pid: o.pid, host: o.host, startedAt: o.startedAt };
+      return { pid: o.pid, host: o.host, startedAt: o.startedAt, pidStart: typeof o.pidStart === 'number' ? o.pidStart : null };
     }
   } catch { /* unreadable: treated below */ }
   return null;
@@ -57,7 +77,7 @@ function readLock(file: string): LockInfo | null {
  */
 export function acquireLock(dir: string, notice: (msg: string) => void = () => {}): Lock {
   const file = join(dir, LOCK_FILE);
-  const info: LockInfo = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString() };
+  const info: LockInfo = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), pidStart: processStartTicks(process.pid) };
   const tmp = join(dir, `${LOCK_FILE}.${process.pid}.tmp`);
   writeFileSync(tmp, JSON.stringify(info) + '\n'); // private to this pid; exclusivity comes from link()
   let tookOver: LockInfo | null = null;
@@ -79,13 +99,17 @@ export function acquireLock(dir: string, notice: (msg: string) => void = () => {
           `${dir} is locked by a coordinator on host ${holder.host} (pid ${holder.pid}, since ${holder.startedAt}); ` +
           `if it is dead, delete ${file} and retry`, holder);
       }
-      if (holder.pid === process.pid || pidAlive(holder.pid)) {
+      const alive = holder.pid === process.pid || pidAlive(holder.pid);
+      const nowStart = alive && holder.pidStart !== null ? processStartTicks(holder.pid) : null;
+      const reused = nowStart !== null && nowStart !== holder.pidStart;
+      if (alive && !reused) {
         throw new LockedError(
           `${dir} is already being run by pid ${holder.pid} (since ${holder.startedAt}); ` +
           'wait for it to finish or stop it (Ctrl-C) first', holder);
       }
       // Stale: move it aside (atomic) and retry the link.
-      notice(`taking over a stale lock of pid ${holder.pid} (started ${holder.startedAt}, no longer running)`);
+      notice(`taking over a stale lock of pid ${holder.pid} (started ${holder.startedAt}, ` +
+        `${reused ? 'that pid now belongs to another process' : 'no longer running'})`);
       try {
         renameSync(file, join(dir, `${LOCK_FILE}.stale.${process.pid}`));
         unlinkSync(join(dir, `${LOCK_FILE}.stale.${process.pid}`));

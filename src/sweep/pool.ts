@@ -138,6 +138,9 @@ export class RunPool {
     } catch (err) {
       const finishedAt = Date.now();
       const e = err as { name?: string; code?: string; message?: string };
+      // Once the sweep is shutting down (stopAll, or the shutdown signal), a run that fails -- its
+      // thread terminated, say -- was cut short by the shutdown: dropped, not a failure of its own.
+      if (cb.signal?.aborted || Atomics.load(this.stopFlag, 0) === 1) return { kind: 'interrupted' };
       if (e?.name === 'AbortError') {
         if (cb.signal?.aborted) return { kind: 'interrupted' };
         return {

@@ -3,11 +3,13 @@
 // status line every few seconds when stdout is not a terminal; nothing with --quiet.
 import cliProgress from 'cli-progress';
 import type { RunConfig } from '../core/types.js';
+import type { AxisValue } from './types.js';
 
 export interface ProgressView {
   /** `done`/`ok` count runs already in the journal (reused), which do not enter the rate. */
   start(total: number, done: number, ok: number): void;
-  slotStart(slot: number, config: RunConfig): void;
+  /** `cell`: the run's axis values (the label shows every one); without it, method n d m. */
+  slotStart(slot: number, config: RunConfig, cell?: Record<string, AxisValue>): void;
   slotProgress(slot: number, iteration: number, relLoss: number): void;
   slotEnd(slot: number): void;
   runDone(success: boolean): void;
@@ -23,8 +25,15 @@ export function progressMode(quiet: boolean, stream: NodeJS.WriteStream = proces
   return stream.isTTY ? 'tty' : 'plain';
 }
 
-export function configLabel(c: RunConfig): string {
-  return `${c.method} n=${c.n} d=${c.d} m=${c.m} seed=${c.seed}`;
+/**
+ * A run's label on its worker line: every axis value of its cell, then the seed, so that two runs
+ * differing in any axis (activation, pgd.radius, lr, ...) read differently. Without a cell, the
+ * config's method n d m.
+ */
+export function configLabel(c: RunConfig, cell?: Record<string, AxisValue>): string {
+  if (!cell) return `${c.method} n=${c.n} d=${c.d} m=${c.m} seed=${c.seed}`;
+  const parts = Object.entries(cell).filter(([, v]) => v !== null).map(([k, v]) => `${k}=${String(v)}`);
+  return `${parts.join(' ')} seed=${c.seed}`;
 }
 
 function formatDuration(s: number): string {
@@ -90,7 +99,7 @@ function plainView(slots: number, stream: NodeJS.WriteStream, everySeconds: numb
       timer = setInterval(line, everySeconds * 1000);
       timer.unref();
     },
-    slotStart(slot, config) { current[slot] = configLabel(config); },
+    slotStart(slot, config, cell) { current[slot] = configLabel(config, cell); },
     slotProgress() {},
     slotEnd(slot) { current[slot] = null; },
     runDone(success) { tally.add(success); },
@@ -100,6 +109,9 @@ function plainView(slots: number, stream: NodeJS.WriteStream, everySeconds: numb
     },
   };
 }
+
+/** How often the overall bar's runs/min and ETA are recomputed on a terminal, between finished runs. */
+const TTY_REFRESH_MS = 1000;
 
 function ttyView(slots: number, stream: NodeJS.WriteStream): ProgressView {
   const tally = new Tally();
@@ -114,17 +126,21 @@ function ttyView(slots: number, stream: NodeJS.WriteStream): ProgressView {
     linewrap: false,
   }, cliProgress.Presets.shades_classic);
   let overall: cliProgress.SingleBar | null = null;
+  let timer: NodeJS.Timeout | null = null;
   const lines: cliProgress.SingleBar[] = [];
   const payload = () => ({ ok: tally.ok, rate: tally.perMinute().toFixed(1), etaText: tally.eta() });
   return {
     start(total, done, ok) {
       tally.start(total, done, ok);
       overall = multi.create(total, done, payload());
+      // The rate falls while a long run is going and the ETA moves with it: recompute on a timer too.
+      timer = setInterval(() => overall?.update(tally.done, payload()), TTY_REFRESH_MS);
+      timer.unref();
       for (let s = 0; s < slots; s++) {
         lines.push(multi.create(1, 0, { label: 'idle', loss: '' }, { format: `  w${s} {label} {loss}` }));
       }
     },
-    slotStart(slot, config) { lines[slot]?.update(0, { label: configLabel(config), loss: '' }); },
+    slotStart(slot, config, cell) { lines[slot]?.update(0, { label: configLabel(config, cell), loss: '' }); },
     slotProgress(slot, iteration, relLoss) {
       lines[slot]?.update(0, { loss: `it ${iteration} relLoss ${relLoss.toExponential(2)}` });
     },
@@ -135,6 +151,7 @@ function ttyView(slots: number, stream: NodeJS.WriteStream): ProgressView {
     },
     log(l) { multi.log(l.endsWith('\n') ? l : l + '\n'); },
     stop() {
+      if (timer) { clearInterval(timer); timer = null; }
       overall?.update(tally.done, payload());
       multi.stop();
     },
