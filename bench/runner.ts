@@ -1,4 +1,4 @@
-// Benchmark of the sweep runner (not a test): `node dist/bench/runner.js [--quick] [--only=overhead,throughput,resume] [--iterations=40000]`.
+// Benchmark of the sweep runner (not a test): `node dist/bench/runner.js [--quick] [--only=overhead,throughput,resume] [--iterations=40000] [--runs=32]`.
 //  1. overhead per configuration over 10,000 one-iteration configurations (n=4, d=2, m=2), against
 //     the peer: the same executeRun calls in a plain loop on the main thread, no runner;
 //  2. throughput of 1 worker against 2 workers on CPU-bound configurations;
@@ -59,7 +59,7 @@ try {
 
   // ---- 2. throughput, 1 worker against 2 ----
   if (only.includes('throughput')) {
-    const R = quick ? 8 : 16;
+    const R = Number(process.argv.find((a) => a.startsWith('--runs='))?.slice(7) ?? (quick ? 8 : 32));
     const iters = Number(process.argv.find((a) => a.startsWith('--iterations='))?.slice(13) ?? 40000);
     const cpu = specFile(work, 'cpu', `name: cpu\ngrid: { n: [200], d: [20], m: [20], method: [pgd] }\ntrials: ${R}\n` +
       `budget: { iterations: ${iters}, seconds: 600 }\nsuccess: { relLoss: 0 }\n`);
