@@ -5,7 +5,7 @@ import { ReferenceProblem, referenceEngine } from '../src/core/reference.js';
 import { Rng } from '../src/core/rng.js';
 import { act, dact } from '../src/core/activations.js';
 import { ACTIVATIONS } from '../src/core/types.js';
-import type { Activation, RunConfig } from '../src/core/types.js';
+import type { Activation, RunConfig, RunResult } from '../src/core/types.js';
 import { resolveConfig } from '../src/core/config.js';
 import { initParams } from '../src/core/init.js';
 import { symmetricEigenvalues, cholesky, choleskySolve } from '../src/core/linalg.js';
@@ -451,17 +451,29 @@ test('engine and dtype must agree: tfjs is float32 (by default too), ts is float
   t.throws(() => resolveConfig({ method: 'gd', n: 10, d: 2, m: 4, seed: 0, engine: 'ts', dtype: 'float32' }), { message: 'dtype: engine ts (the TypeScript reference) computes in float64 only' });
 });
 
-test('same config and seed give a bit-identical result on the main thread and in a worker thread', async (t) => {
-  const cfg: RunConfig = { method: 'sgd', n: 50, d: 5, m: 12, seed: 7, batch: 8, iterations: 150, epsilon: 0, momentum: 0.5, engine: 'ts' };
-  const resolved = resolveConfig(cfg);
-  const main = train(resolved, syntheticDataset(resolved), referenceEngine);
+test('same config and seed give a bit-identical result on the main thread and in a worker thread, on every engine', async (t) => {
+  const { executeRun } = await import('../src/run.js');
   const workerFile = fileURLToPath(new URL('./fixtures/train-worker.js', import.meta.url));
-  const fromWorker = await new Promise<{ result: typeof main.result; W: number[] }>((resolve, reject) => {
-    const w = new Worker(workerFile, { workerData: cfg });
-    w.once('message', resolve);
-    w.once('error', reject);
-  });
-  const strip = (r: typeof main.result) => ({ ...r, seconds: 0, milestones: r.milestones.map((m) => ({ ...m, seconds: null })) });
-  t.deepEqual(strip(fromWorker.result), strip(main.result));
-  t.deepEqual(fromWorker.W, Array.from(main.model.W));
+  const strip = (r: RunResult) => ({ ...r, seconds: 0, milestones: r.milestones.map((m) => ({ ...m, seconds: null })) });
+  const engines = ['ts', 'wasm', 'native'] as const;
+  for (const engine of engines) {
+    for (const cfg of [
+      { method: 'sgd', n: 50, d: 5, m: 12, seed: 7, batch: 8, iterations: 150, epsilon: 0, momentum: 0.5, engine },
+      { method: 'pgd', n: 40, d: 4, m: 10, seed: 3, iterations: 100, epsilon: 0, outputScale: 10, radius: { relative: 0.05 }, engine },
+    ] as RunConfig[]) {
+      let main;
+      try { main = await executeRun(cfg); } catch (e) {
+        if (engine === 'native' && process.env.NARROWSWEEP_ALLOW_NO_NATIVE === '1') { t.log(`native: ${(e as Error).message}`); continue; }
+        throw e;
+      }
+      const fromWorker = await new Promise<{ result: RunResult; W: number[] }>((resolve, reject) => {
+        const w = new Worker(workerFile, { workerData: cfg });
+        w.once('message', resolve);
+        w.once('error', reject);
+      });
+      t.is(fromWorker.result.engine, engine);
+      t.deepEqual(strip(fromWorker.result), strip(main.result), `${engine} ${cfg.method}`);
+      t.deepEqual(fromWorker.W, Array.from(main.model.W), `${engine} ${cfg.method}`);
+    }
+  }
 });
