@@ -9,6 +9,7 @@ import type { ResolvedConfig, RunResult } from '../src/core/types.js';
 import type { AxisValue, JournalRecord } from '../src/sweep/types.js';
 import { aggregate } from '../src/report/aggregate.js';
 import { wilson } from '../src/report/wilson.js';
+import { rateColour } from '../src/report/svg.js';
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 
@@ -295,6 +296,30 @@ test('phase-<method>.csv: k/R pivot, rule comment, marks, row groups, m tables',
   t.regex(out.phase!, /^pgd: successes k\/R with relLoss <= 0\.0001/);
   t.regex(out.phase!, /\n2 +theorem-1 +3\/10 +5\/5\n/);
   t.regex(out.formatPhaseTable('lm'), /\n10 +1 +counting-bound +5\/5\n/);
+});
+
+test('phase-<method>.svg: one shaded square per cell with its k/R, in the CSV order, and the rho = 1, 2 marks', async (t) => {
+  const { dir } = fixture();
+  await aggregate(dir);
+  for (const method of ['pgd', 'lm', 'adam']) {
+    const svg = readFileSync(join(dir, `phase-${method}.svg`), 'utf8');
+    t.regex(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg" /);
+    t.true(svg.trimEnd().endsWith('</svg>'));
+    const csv = parseCsv(readFileSync(join(dir, `phase-${method}.csv`), 'utf8').split('\n').slice(1).join('\n'));
+    const header = csv[0]!, first = header.indexOf('mark') + 1;
+    const cells = csv.slice(1).flatMap((row) => row.slice(first)).filter((c) => c !== ''); // empty: no run yet (a grey square)
+    // the k/R labels, row by row, column by column
+    const labels = [...svg.matchAll(/<text [^>]*text-anchor="middle" fill="#[0-9a-f]{6}">(\d+\/\d+)<\/text>/g)].map((m) => m[1]);
+    t.deepEqual(labels, cells, method);
+    // each square's shade is its rate k/R on the white-to-blue scale
+    const fills = [...svg.matchAll(/<rect x="[\d.]+" y="[\d.]+" width="[\d.]+" height="26" fill="(#[0-9a-f]{6})" stroke="#ffffff"><title>/g)].map((m) => m[1]);
+    t.deepEqual(fills, cells.map((c) => { const [k, r] = c.split('/').map(Number); return rateColour(k! / r!); }), method);
+    const marks = csv.slice(1).filter((row) => row[first - 1] !== '').length;
+    t.is([...svg.matchAll(/stroke-dasharray/g)].length, marks, method);
+  }
+  t.is(rateColour(0), '#f7fbff');
+  t.is(rateColour(1), '#08306b');
+  t.is(rateColour(0.5), '#8096b5');
 });
 
 test('boundary.csv: linear interpolation at the last upward crossing, notes when never or always crossed', async (t) => {

@@ -37,6 +37,8 @@
 //                 runs, `notInSpec` (journal ids left out because they are not in the current spec;
 //                 null without a grid), and for each phase table its method, row axis, row-group keys,
 //                 columns, fixed axes and marks. It holds no time stamps, so it is deterministic.
+// - phase-<method>.svg  the phase table as a picture (src/report/svg.ts): cells shaded by k/R and
+//                 labelled with it, rho = 1 and rho = 2 marked by dashed lines.
 //
 // Which records count: with a `grid` (the results folder's current spec, see src/sweep/snapshot.ts)
 // only records whose id is in it, each with the cell (axis values) and trial the grid gives that id,
@@ -54,6 +56,7 @@ import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync } from 
 import type { JournalRecord, AxisValue, GridView } from '../sweep/types.js';
 import type { Milestone } from '../core/types.js';
 import { AtomicFile, csvLine, csvText, sig6, writeAtomic } from './csv.js';
+import { phaseSvg } from './svg.js';
 import type { Cell } from './csv.js';
 import { wilson, Z95 } from './wilson.js';
 
@@ -636,6 +639,18 @@ function phaseText(t: PhaseTable): string {
   return [title, line(header), ...rows.map(line)].join('\n');
 }
 
+function pictureOf(t: PhaseTable): Parameters<typeof phaseSvg>[0] {
+  const fixedText = Object.entries(t.fixed).map(([k, v]) => `${k}=${fmt(v)}`).join(' ');
+  return {
+    method: t.method, width: t.width, groupKeys: t.groupKeys, columns: t.columns,
+    rows: t.rows.map((r) => ({ group: r.group.map(fmt), width: r.width, mark: r.mark, cells: r.cells })),
+    subtitle: [
+      `success: relLoss <= ${listText(t.epsilon)}; budget ${listText(t.iterations)} iterations, ${listText(t.seconds, ' s')} per run`,
+      `data: ${t.data.join(' | ')}${fixedText ? `; fixed: ${fixedText}` : ''}`,
+    ],
+  };
+}
+
 // ---- boundary ----
 
 function boundaryTable(tables: PhaseTable[], groupUnion: string[]): { header: string[]; rows: Cell[][] } {
@@ -784,6 +799,7 @@ async function aggregateFrom(dir: string, journal: string, fd: number, grid: Gri
     }])),
   };
   write('tables.json', `${JSON.stringify(sidecar, null, 2)}\n`);
+  for (const t of tables) write(`phase-${safeName(t.method)}.svg`, phaseSvg(pictureOf(t)));
 
   const byMethod = new Map(tables.map((t) => [t.method, t]));
   const headlineMethod = methods.includes('pgd') ? 'pgd' : methods.includes('lm') ? 'lm' : methods[0] ?? null;
