@@ -213,7 +213,7 @@ test('narrowsweep plan on a good spec prints the size and writes nothing', (t) =
   t.regex(r.stdout, /configurations: 400 \(80 cells x 5 seeds\)/);
   t.regex(r.stdout, /  rho: 5 values \(0\.5, 1, 1\.5, 2, 3\)/);
   t.regex(r.stdout, /per method: adam 100, lm 100, pgd 100, sgd 100/);
-  t.regex(r.stdout, /estimated CPU time: at most .* upper bound/s);
+  t.regex(r.stdout, /estimated CPU time: about .* a model, not a measurement/s);
   t.deepEqual(readdirSync(cwd), ['demo.yaml']);
 });
 
@@ -224,7 +224,7 @@ test('narrowsweep plan times the engine the runs will use and samples distinct c
   const r = cli(cwd, 'plan', 'demo.yaml', '--samples', '5');
   t.is(r.status, 0, r.stderr);
   const auto = await selectEngine('auto', 'float64', { quiet: true });
-  t.regex(r.stdout, new RegExp(`estimated CPU time: at most .* with the ${auto.name} engine the runs use`));
+  t.regex(r.stdout, new RegExp(`estimated CPU time: about .* with the ${auto.name} engine the runs use`));
   t.regex(r.stdout, new RegExp(`on engine auto -> ${auto.name} \\(`));
   const samples = [...r.stdout.matchAll(/^ {2}#(\d+) id \w+ trial (\d+): (.*)$/gm)];
   t.is(samples.length, 5);

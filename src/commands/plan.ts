@@ -1,5 +1,5 @@
 // narrowsweep plan <spec>: validate a spec (nothing is written), then show its size, the values of
-// every axis, a few sample configurations and an upper bound of the CPU time.
+// every axis, a few sample configurations and an estimate of the CPU time.
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../core/errors.js';
 import { resolveConfig } from '../core/config.js';
@@ -15,7 +15,7 @@ const USAGE = `usage: narrowsweep plan <spec.yaml|.json> [--samples K]
 
 Validates the whole spec (nothing is written; errors exit with code 2) and prints the number of
 configurations, the values of every axis, K sample configurations (default 3, distinct cells of the
-first trial) and an upper bound of the CPU time from a quick calibration of the step speed on the
+first trial) and an estimate of the CPU time from a quick calibration of the step speed on the
 engine the runs will use (engine auto: the native addon if it loads, else wasm, else TypeScript).`;
 
 /** Calibration: an engine's step speed in flop/s at one shape, timed for about `seconds`. */
@@ -219,9 +219,10 @@ export async function main(argv: string[]): Promise<number> {
     for (const e of picked) out.push(`  #${e.index} id ${e.id} trial ${e.trial}: ${describeCell(e.cell)}\n    ${JSON.stringify(e.config)}`);
   }
   const names = [...new Set(timed.map((x) => x.engine?.name ?? x.name))];
-  out.push(`estimated CPU time: at most ${formatDuration(cpuSeconds)} on one core with the ${names.join(' / ')} engine${names.length > 1 ? 's' : ''}` +
+  out.push(`estimated CPU time: about ${formatDuration(cpuSeconds)} on one core with the ${names.join(' / ')} engine${names.length > 1 ? 's' : ''}` +
     ' the runs use (divide by the workers)');
-  out.push(`  an upper bound: runs stop early once relLoss <= epsilon. Model: iterations x 4 b d m flop per run (+ lm's` +
+  out.push(`  a model, not a measurement: runs that stop early (relLoss <= epsilon) take less, per-run costs the model` +
+    ' leaves out (start-up, lm\'s Jacobians) can take more. Model: iterations x 4 b d m flop per run (+ lm\'s' +
     ` n x n solves and the sigma_min certificates), capped by each run's seconds budget${cappedSeconds ? ` (${cappedSeconds} of ${cells} cells hit that cap)` : ''};` +
     ` step timed at n=${n}, d=${d}, m=${m} on ${timed.map(engineText).join('; ')}`);
   out.push(`validated in ${((tValid - t0) / 1000).toFixed(2)} s; ${hashed} ids computed in ${((tIds - tValid) / 1000).toFixed(2)} s; nothing written`);

@@ -2,7 +2,7 @@
 // sweep, write the tables and show one method's phase table.
 import { parseArgs } from 'node:util';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { basename, join, relative, resolve } from 'node:path';
+import { basename, join, relative, resolve, sep } from 'node:path';
 import { ConfigError } from '../core/errors.js';
 import { loadSpec } from '../sweep/spec.js';
 import type { Spec } from '../sweep/spec.js';
@@ -30,7 +30,7 @@ Runs every configuration of the spec that is not yet in <out>/runs.jsonl (so run
 Ctrl-C once: stop scheduling, let running configurations finish, write the tables, print the command
 that resumes. Ctrl-C twice: stop at once (the journal stays valid).`;
 
-interface RunFlags {
+export interface RunFlags {
   specPath: string;
   workers: number | null;
   out: string | null;
@@ -44,6 +44,8 @@ interface RunFlags {
 }
 
 class UsageError extends Error {}
+
+const DEFAULT_GRACE = 10, DEFAULT_REFRESH = 30;
 
 /** After a second Ctrl-C, how long the sweep gets to close the journal before the process exits anyway. */
 const FORCE_EXIT_MS = 8000;
@@ -93,9 +95,9 @@ function parseFlags(argv: string[]): RunFlags | 'help' {
     runTimeout: numberFlag('run-timeout', v['run-timeout'], { min: 0.001 }),
     fresh: v.fresh === true,
     quiet: v.quiet === true,
-    grace: numberFlag('grace', v.grace, { min: 0 }) ?? 10,
+    grace: numberFlag('grace', v.grace, { min: 0 }) ?? DEFAULT_GRACE,
     workerMemory: numberFlag('worker-memory', v['worker-memory'], { min: 8 }),
-    refresh: numberFlag('refresh', v.refresh, { min: 0 }) ?? 30,
+    refresh: numberFlag('refresh', v.refresh, { min: 0 }) ?? DEFAULT_REFRESH,
   };
 }
 
@@ -103,14 +105,22 @@ function shellQuote(s: string): string {
   return /^[A-Za-z0-9_./:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-/** The command that resumes this sweep (no --fresh, which would throw the results away). */
-function resumeCommand(f: RunFlags, outDir: string): string {
-  const script = process.argv[1] ?? 'narrowsweep';
-  const prog = basename(script) === 'narrowsweep' ? 'narrowsweep' : `node ${shellQuote(relative(process.cwd(), script) || script)}`;
+/**
+ * The command that resumes this sweep, as the user can paste it (no --fresh, which would throw the
+ * results away). Exported for tests.
+ */
+export function resumeCommand(f: RunFlags, outDir: string, script = process.argv[1] ?? 'narrowsweep', env = process.env): string {
+  // npx (npm exec) and a project-local bin need npx again; a global install is on PATH; otherwise
+  // (node dist/src/cli.js, npm start) the same script path.
+  const local = script.includes(`node_modules${sep}.bin${sep}`);
+  const prog = env.npm_command === 'exec' || (basename(script) === 'narrowsweep' && local) ? 'npx narrowsweep'
+    : basename(script) === 'narrowsweep' ? 'narrowsweep' : `node ${shellQuote(relative(process.cwd(), script) || script)}`;
   const parts = [prog, 'run', shellQuote(f.specPath), '--out', shellQuote(outDir)];
   if (f.workers !== null) parts.push('--workers', String(f.workers));
   if (f.runTimeout !== null) parts.push('--run-timeout', String(f.runTimeout));
   if (f.workerMemory !== null) parts.push('--worker-memory', String(f.workerMemory));
+  if (f.grace !== DEFAULT_GRACE) parts.push('--grace', String(f.grace));
+  if (f.refresh !== DEFAULT_REFRESH) parts.push('--refresh', String(f.refresh));
   if (f.retryFailed) parts.push('--retry-failed');
   if (f.quiet) parts.push('--quiet');
   return parts.join(' ');
