@@ -296,7 +296,7 @@ success: { relLoss: 0 }
   first.child.kill('SIGINT');
   const r = await first.done;
   t.is(r.code, 130, r.stderr);
-  t.regex(r.stdout, /Resume with:\n {2}node \S+ run \S+ --out \S+ --workers 2 --quiet\n/);
+  t.regex(r.stdout, /Resume with:\n {2}node \S+ run \S+ --out \S+ --workers 2 --grace 60 --quiet\n/);
   const recs = recordsOf(dir);
   t.true(recs.length < 12);
   t.false(existsSync(join(dir, 'lock')));

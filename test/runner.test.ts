@@ -344,9 +344,9 @@ test('the printed resume command can be pasted: npx form under npx, the script p
   const { resumeCommand } = await import('../src/commands/run.js');
   const flags = { specPath: 'sweeps/my spec.yaml', workers: 2, out: null, retryFailed: false, runTimeout: null, fresh: true, quiet: true, grace: 10, workerMemory: null, refresh: 30 };
   const cwd = process.cwd();
-  t.is(resumeCommand(flags, 'results/x', join(cwd, 'node_modules', '.bin', 'narrowsweep'), {}), "npx narrowsweep run 'sweeps/my spec.yaml' --out results/x --workers 2 --quiet");
-  t.is(resumeCommand(flags, 'results/x', join(cwd, 'dist', 'src', 'cli.js'), { npm_command: 'exec' }), "npx narrowsweep run 'sweeps/my spec.yaml' --out results/x --workers 2 --quiet");
-  t.is(resumeCommand(flags, 'results/x', '/usr/local/bin/narrowsweep', {}), "narrowsweep run 'sweeps/my spec.yaml' --out results/x --workers 2 --quiet");
-  t.is(resumeCommand({ ...flags, grace: 60, refresh: 5, retryFailed: true, quiet: false }, 'results/x', join(cwd, 'dist', 'src', 'cli.js'), {}),
+  t.is(resumeCommand(flags, 'results/x', '/root/.npm/_npx/5eec080b/node_modules/.bin/narrowsweep'), "npx narrowsweep run 'sweeps/my spec.yaml' --out results/x --workers 2 --quiet");
+  t.is(resumeCommand(flags, 'results/x', join(cwd, 'node_modules', '.bin', 'narrowsweep')), "npx narrowsweep run 'sweeps/my spec.yaml' --out results/x --workers 2 --quiet");
+  t.is(resumeCommand(flags, 'results/x', '/usr/local/bin/narrowsweep'), "narrowsweep run 'sweeps/my spec.yaml' --out results/x --workers 2 --quiet");
+  t.is(resumeCommand({ ...flags, grace: 60, refresh: 5, retryFailed: true, quiet: false }, 'results/x', join(cwd, 'dist', 'src', 'cli.js')),
     "node dist/src/cli.js run 'sweeps/my spec.yaml' --out results/x --workers 2 --grace 60 --refresh 5 --retry-failed");
 });

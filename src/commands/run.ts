@@ -109,11 +109,11 @@ function shellQuote(s: string): string {
  * The command that resumes this sweep, as the user can paste it (no --fresh, which would throw the
  * results away). Exported for tests.
  */
-export function resumeCommand(f: RunFlags, outDir: string, script = process.argv[1] ?? 'narrowsweep', env = process.env): string {
-  // npx (npm exec) and a project-local bin need npx again; a global install is on PATH; otherwise
-  // (node dist/src/cli.js, npm start) the same script path.
+export function resumeCommand(f: RunFlags, outDir: string, script = process.argv[1] ?? 'narrowsweep'): string {
+  // Started from a node_modules/.bin (npx runs ~/.npm/_npx/<hash>/node_modules/.bin/narrowsweep):
+  // npx again; a global install is on PATH; otherwise (node dist/src/cli.js, npm start) the same path.
   const local = script.includes(`node_modules${sep}.bin${sep}`);
-  const prog = env.npm_command === 'exec' || (basename(script) === 'narrowsweep' && local) ? 'npx narrowsweep'
+  const prog = basename(script) === 'narrowsweep' && local ? 'npx narrowsweep'
     : basename(script) === 'narrowsweep' ? 'narrowsweep' : `node ${shellQuote(relative(process.cwd(), script) || script)}`;
   const parts = [prog, 'run', shellQuote(f.specPath), '--out', shellQuote(outDir)];
   if (f.workers !== null) parts.push('--workers', String(f.workers));
