@@ -1,6 +1,6 @@
 import test from 'ava';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, existsSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -93,4 +93,17 @@ test('--save-model and --save-data create missing folders; an overflow is a dive
   const res = JSON.parse(big.stdout);
   t.is(res.status, 'diverged');
   t.regex(res.message, /not finite/);
+});
+
+test('a run with a test split reproduces from data.csv plus data.test.csv appended', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ns-train-'));
+  const common = ['--method', 'gd', '--n', '60', '--d', '4', '--m', '6', '--n-test', '15', '--seed', '3', '--iterations', '30', '--engine', 'ts'];
+  const a = JSON.parse(execFileSync(process.execPath, [CLI, 'train', ...common, '--save-data', join(dir, 'data.csv')], { encoding: 'utf8' }));
+  const train = readFileSync(join(dir, 'data.csv'), 'utf8'), test_ = readFileSync(join(dir, 'data.test.csv'), 'utf8');
+  writeFileSync(join(dir, 'all.csv'), train + test_.split('\n').slice(1).join('\n'));
+  const b = JSON.parse(execFileSync(process.execPath, [CLI, 'train', ...common, '--data', `csv:${join(dir, 'all.csv')}`, '--standardize', 'false'], { encoding: 'utf8' }));
+  t.is(b.relLoss, a.relLoss);
+  t.is(b.testRelLoss, a.testRelLoss);
+  t.is(b.testAccuracy, a.testAccuracy);
+  t.is(typeof a.testRelLoss, 'number');
 });
