@@ -14,11 +14,14 @@ function usage(): string {
   return lines.join('\n');
 }
 
-// `narrowsweep ... | head`: a closed pipe ends the output quietly, not with a stack trace.
+// `narrowsweep ... | head`: a closed pipe ends the output quietly, not with a stack trace. A sweep
+// (`run`) keeps going without output instead: exiting would drop its running runs and leave the lock.
+const keepGoing = process.argv[2] === 'run';
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-    throw err;
+    if (err.code !== 'EPIPE') throw err;
+    if (!keepGoing) process.exit(process.exitCode ?? 0);
+    stream.write = (() => true) as typeof stream.write;
   });
 }
 

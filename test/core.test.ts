@@ -423,9 +423,27 @@ test('the minibatch order depends on seed, data and batch only: a longer budget 
   t.notDeepEqual(trace({ iterations: 30, batch: 9 }).at(-1), short.at(-1));
 });
 
+test('a run re-run from its own resolved config is bit-identical (sgd, teacher labels with a default width, a test split)', async (t) => {
+  const { executeRun } = await import('../src/run.js');
+  const cfg: RunConfig = { method: 'sgd', n: 60, d: 5, m: 10, seed: 2, batch: 8, iterations: 80, epsilon: 0, engine: 'ts', data: { source: 'gaussian', labels: 'teacher', nTest: 10 } };
+  const a = await executeRun(cfg);
+  const b = await executeRun(a.result.resolved as unknown as RunConfig);
+  const c = await executeRun({ ...cfg, data: { nTest: 10, teacherWidth: 5, labels: 'teacher', source: 'gaussian' } });
+  t.is(b.result.relLoss, a.result.relLoss);
+  t.is(c.result.relLoss, a.result.relLoss);
+  t.deepEqual(Array.from(b.model.W), Array.from(a.model.W));
+  t.deepEqual(Object.keys(a.resolved.data), ['source', 'labels', 'teacherWidth', 'nTest']);
+});
+
 test('overflow at the start (outputScale 1e200) is a diverged status with a message, not an exception', (t) => {
-  for (const method of ['lm', 'pgd', 'gd'] as const) {
-    const cfg = resolveConfig({ method, n: 30, d: 3, m: 6, seed: 0, outputScale: 1e200, iterations: 20 });
+  const cases = [
+    ...(['lm', 'pgd', 'gd'] as const).map((method) => ({ method, certificateMaxN: 1000 })),
+    // without the certificate's Gram matrix (n > certificateMaxN) and with a numeric radius
+    { method: 'pgd' as const, certificateMaxN: 10, radius: 1 },
+    { method: 'mirror-gd' as const, certificateMaxN: 10 },
+  ];
+  for (const { method, ...over } of cases) {
+    const cfg = resolveConfig({ method, n: 30, d: 3, m: 6, seed: 0, outputScale: 1e200, iterations: 20, ...over });
     let result;
     t.notThrows(() => { result = train(cfg, syntheticDataset(cfg), referenceEngine).result; }, method);
     t.is(result!.status, 'diverged', method);

@@ -350,3 +350,19 @@ test('the printed resume command can be pasted: npx form under npx, the script p
   t.is(resumeCommand({ ...flags, grace: 60, refresh: 5, retryFailed: true, quiet: false }, 'results/x', join(cwd, 'dist', 'src', 'cli.js')),
     "node dist/src/cli.js run 'sweeps/my spec.yaml' --out results/x --workers 2 --grace 60 --refresh 5 --retry-failed");
 });
+
+test('run | head: a closed output pipe does not stop the sweep; every run is journaled and the lock released', async (t) => {
+  const work = mkdtempSync(join(tmpdir(), 'ns-pipe-'));
+  const specPath = join(work, 'pipe.yaml');
+  writeFileSync(specPath, 'name: pipe\ngrid: { n: [12], d: [3], m: [4], method: [gd] }\ntrials: 16\nbudget: { iterations: 300, seconds: 60 }\nsuccess: { relLoss: 0 }\n');
+  const out = join(work, 'out');
+  const child = spawn(process.execPath, [CLI, 'run', specPath, '--out', out, '--workers', '2', '--refresh', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // like `head -1`: read the first chunk, then close the pipe
+  await new Promise<void>((resolve) => child.stdout.once('data', () => { child.stdout.destroy(); resolve(); }));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  t.is(code, 0);
+  const recs = readJournal(join(out, 'runs.jsonl')).records;
+  t.is(recs.length, 16);
+  t.false(existsSync(join(out, 'lock')));
+  t.true(existsSync(join(out, 'summary.csv')));
+});

@@ -182,8 +182,11 @@ export async function main(argv: string[]): Promise<number> {
     try {
       engine = await selectEngine(w.name, w.dtype, { quiet: true });
     } catch (err) {
-      note = `${(err as Error).message.split('\n')[0]}; such runs will fail, timed on the TypeScript reference instead`;
-      if (w.dtype === 'float64') engine = referenceEngine;
+      const why = (err as Error).message.split('\n')[0];
+      if (w.dtype === 'float64') {
+        engine = referenceEngine;
+        note = `${why}; such runs will fail (timed on the TypeScript reference instead)`;
+      } else note = `${why}; such runs will fail at once (not timed: their estimate is their seconds budget)`;
     }
     const cal = engine === null ? null : calibrateStep(n, d, m, 0.3, engine);
     timed.push({ ...w, engine, cal, note });

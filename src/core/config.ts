@@ -5,6 +5,7 @@ import type {
   Constraint, DataSpec, Init, Optimizer, Preset, ResolvedConfig, RunConfig,
 } from './types.js';
 import { ConfigError } from './errors.js';
+import { canonicalData } from './data.js';
 
 interface PresetFactors { init: Init; optimizer: Optimizer | 'gd-or-sgd'; constraint: Constraint; trainOutput: boolean }
 
@@ -239,7 +240,7 @@ export function resolveConfig(cfg: RunConfig, path = ''): ResolvedConfig {
   if (resolved.lmFactor <= 1) throw new ConfigError(p('lmFactor'), `expected a number > 1, got ${resolved.lmFactor}`);
   if (resolved.data.source !== 'csv' && resolved.data.source !== 'mnist' && resolved.data.labels === 'teacher' && resolved.data.teacherWidth === undefined) {
     // The teacher must not depend on m: every row of a phase table fits the same labels.
-    resolved.data = { ...resolved.data, teacherWidth: d };
+    resolved.data = canonicalData({ ...resolved.data, teacherWidth: d });
   }
   return resolved;
 }

@@ -23,6 +23,16 @@ export type SyntheticSpec = Extract<DataSpec, { source: 'gaussian' | 'sphere' }>
 /** The only config fields synthetic data may depend on. */
 export type DataConfig = Pick<ResolvedConfig, 'seed' | 'n' | 'd' | 'activation' | 'data'>;
 
+/** The order of DataSpec fields in every resolved config (resolveData builds them in this order). */
+const DATA_KEY_ORDER = ['source', 'labels', 'teacherWidth', 'classes', 'path', 'labelCol', 'header', 'nTest', 'standardize'];
+
+/** `spec` with its fields in the canonical order, so that equal specs serialise alike. */
+export function canonicalData<T extends DataSpec>(spec: T): T {
+  const rank = (k: string) => { const i = DATA_KEY_ORDER.indexOf(k); return i < 0 ? DATA_KEY_ORDER.length : i; };
+  const keys = Object.keys(spec).sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+  return Object.fromEntries(keys.map((k) => [k, (spec as Record<string, unknown>)[k]])) as T;
+}
+
 export function isSynthetic(spec: DataSpec): spec is SyntheticSpec {
   return spec.source === 'gaussian' || spec.source === 'sphere';
 }

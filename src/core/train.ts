@@ -5,6 +5,7 @@ import { gramTS, jacobianAt, lambdaMax, vjp } from './jacobian.js';
 import type { JacobianAt } from './jacobian.js';
 import { cholesky, choleskySolve, symmetricEigenvalues } from './linalg.js';
 import { Rng } from './rng.js';
+import { canonicalData } from './data.js';
 import { act } from './activations.js';
 import { DEFAULTS } from './config.js';
 import type { Dataset, Engine, FloatArray, Milestone, Problem, ResolvedConfig, RunResult, RunStatus } from './types.js';
@@ -76,7 +77,9 @@ function columnDistance(W: FloatArray, W0: Float64Array, j: number, d: number, m
 /**
  * W[q] = W0[q] + (W[q] - W0[q]) r / dist over q = start, start + stride, ... (count entries). In
  * float32 the stored result is rounded and may land a hair outside the ball, so the factor is
- * shrunk by a few ulps until the stored point is inside: the ball holds for float32 runs too.
+ * shrunk, by 2^-24 and then by doubling steps, until the stored point is inside: usually one ulp
+ * or two; for a radius below float32 resolution it can end at W0 itself. The ball holds for float32
+ * runs too.
  */
 function shrinkInto(W: FloatArray, W0: Float64Array, start: number, stride: number, count: number, dist: number, r: number): void {
   if (W instanceof Float64Array) {
@@ -184,7 +187,7 @@ function trainOn(
   const sigmaMinJStart = G0 && n <= cfg.certificateMaxN ? sigmaMinFromGram(G0, n) : null;
   // NaN/Inf already at the start (overflow from a huge outputScale, say): report, do not train.
   prob.forward();
-  const startBroken = !allFinite(prob.F) ? 'the network output at the initial point is not finite'
+  let startBroken: string | null = !allFinite(prob.F) ? 'the network output at the initial point is not finite'
     : G0 !== null && !allFinite(G0) ? 'the Gram matrix J J^T at the initial point is not finite (overflow)' : null;
 
   let lambdaMaxK: number | null = null;
@@ -197,6 +200,8 @@ function trainOn(
         lambdaMaxK = lambdaMax(J0, cfg.trainOutput, start);
         const L = lambdaMaxK / n; // METHOD.md 3b: L = lambda_max(J0 J0^T) / n
         lr = L > 0 ? cfg.lrScale / L : cfg.lrScale;
+        // overflow (huge outputScale) caught here too when n > certificateMaxN left G0 uncomputed
+        if (!Number.isFinite(lambdaMaxK)) startBroken = 'lambda_max of the tangent kernel at the initial point is not finite (overflow)';
       }
     } else lr = cfg.lr * cfg.lrScale;
   }
@@ -398,7 +403,7 @@ function runFirstOrder(
   for (let i = 0; i < n; i++) order[i] = i;
   // Keyed on what defines the sampling only, so a longer budget extends a shorter run, and every
   // engine, epsilon and method of a cell with the same batch draws the same minibatches.
-  const rng = batch === null ? null : new Rng(`batch|seed=${cfg.seed}|n=${n}|d=${d}|batch=${batch}|data=${JSON.stringify(cfg.data)}`);
+  const rng = batch === null ? null : new Rng(`batch|seed=${cfg.seed}|n=${n}|d=${d}|batch=${batch}|data=${JSON.stringify(canonicalData(cfg.data))}`);
   let cursor = n; // forces a shuffle before the first minibatch
   const adam = cfg.optimizer === 'adam';
   const mom = cfg.momentum;

@@ -4,6 +4,7 @@
 // wasm backend, then the plain 'cpu' backend of @tensorflow/tfjs. NARROWSWEEP_TFJS_BACKEND=node|wasm|cpu
 // forces one (and it is an error if that one does not load).
 import { createRequire } from 'node:module';
+import { ConfigError } from '../core/errors.js';
 import path from 'node:path';
 
 export type Tf = typeof import('@tensorflow/tfjs');
@@ -39,7 +40,7 @@ async function init(): Promise<TfjsRuntime> {
   const skipped: string[] = [];
   const forced = process.env.NARROWSWEEP_TFJS_BACKEND ?? '';
   if (forced !== '' && !['node', 'wasm', 'cpu'].includes(forced)) {
-    throw new Error(`NARROWSWEEP_TFJS_BACKEND: expected node, wasm or cpu, got "${forced}"`);
+    throw new ConfigError('NARROWSWEEP_TFJS_BACKEND', `expected node, wasm or cpu, got "${forced}"`);
   }
   const want = (b: string): boolean => forced === '' || forced === b;
   const fail = (b: string): never => { throw new Error(`tfjs backend ${b} was asked for (NARROWSWEEP_TFJS_BACKEND) but did not load: ${skipped.join('; ')}`); };

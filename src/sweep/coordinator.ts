@@ -4,9 +4,10 @@
 // The spec is written into the results folder first (spec.json): the tables are those of this
 // spec, whatever else the journal holds (src/sweep/snapshot.ts).
 //
-// Memory stays bounded for 10^6 configurations: the grid is a lazy generator, at most
-// 2 x threads runs are submitted at a time, and the journal is indexed (id -> status) without
-// parsing whole records.
+// Memory stays small for 10^6 configurations: the grid is a lazy generator, at most
+// 2 x threads runs are submitted at a time, the journal is indexed (id -> status) without
+// parsing whole records, and the tables' id -> grid position index (GridIndex) holds typed
+// arrays of tens of bytes per configuration plus one object per cell.
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -207,10 +208,11 @@ export class Coordinator {
     mkdirSync(outDir, { recursive: true });
     const tables = this.opts.tables !== false;
     // Before any run: a crash later leaves a folder whose tables are already this spec's.
-    const grid = tables ? new GridIndex() : undefined;
-    if (!writeSpecSnapshot(outDir, spec)) {
-      log('warning: the spec could not be saved as spec.json; the tables count every journal record');
-    }
+    // Without a saved spec a later `narrowsweep aggregate` counts every record, so the tables of
+    // this run do too: the two always agree.
+    const saved = writeSpecSnapshot(outDir, spec);
+    if (!saved) log('warning: the spec could not be saved as spec.json; the tables count every journal record');
+    const grid = tables && saved ? new GridIndex() : undefined;
     const plan = planResume(spec, this.journalFile, grid);
     if (plan.tornLine !== null) {
       log(`journal: the last line was torn by a crash (${plan.tornLine.length} bytes); it is dropped and that run will be redone`);

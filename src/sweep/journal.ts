@@ -157,13 +157,13 @@ export class IdTable {
     for (let i = 0; i < codes.length; i++) if (codes[i]! >= 0) this.put(hi[i]!, lo[i]!, codes[i]!);
   }
 
-  /** Returns true when the id was not there before. */
   private check(code: EntryCode): void {
     if (!(code >= 0 && code <= (this.wide ? 0x7fffffff : 0x7f) && Number.isInteger(code))) {
       throw new RangeError(`IdTable: value ${code} out of range (0 to ${this.wide ? 0x7fffffff : 0x7f})`);
     }
   }
 
+  /** Returns true when the id was not there before. */
   private put(hi: number, lo: number, code: EntryCode): boolean {
     this.check(code);
     if ((this.used + 1) * 2 > this.codes.length) this.grow();

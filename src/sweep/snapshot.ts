@@ -19,7 +19,10 @@ export const SPEC_FILE = 'spec.json';
 const FORMAT = 'narrowsweep spec snapshot';
 const VERSION = 1;
 
-/** id -> grid position over a whole grid: about 20 bytes per configuration, no string per id. */
+/**
+ * id -> grid position over a whole grid, no string per id: 20 bytes per hash slot at a load factor
+ * of at most 1/2 (so 40 bytes or more per configuration), plus one cell object per cell of trial 0.
+ */
 export class GridIndex implements GridView {
   /** The cells of trial 0, in grid order (entry index i is cell i % cells.length). */
   readonly cells: Array<Record<string, AxisValue>> = [];
