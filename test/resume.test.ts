@@ -369,6 +369,25 @@ test.serial('a stale lock (dead pid on this host) is taken over', async (t) => {
   t.false(existsSync(join(dir, 'lock')));
 });
 
+test.serial('two coordinators taking over the same stale lock: the one that comes second yields to the first', async (t) => {
+  const { mkdirSync } = await import('node:fs');
+  const dir = join(work, 'stale-race');
+  mkdirSync(dir, { recursive: true });
+  const dead = start(['--help']);
+  await dead.done;
+  writeFileSync(join(dir, 'lock'), JSON.stringify({ pid: dead.child.pid, host: hostname(), startedAt: '2020-01-01T00:00:00.000Z' }));
+  // The other coordinator (the parent process stands in for it: a live pid) takes the stale lock
+  // between our reading it and our moving it aside: we find its fresh lock in our hands.
+  const other = JSON.stringify({ pid: process.ppid, host: hostname(), startedAt: '2026-12-01T00:00:00.000Z' });
+  let notices = 0;
+  const err = t.throws(() => acquireLock(dir, () => { notices++; writeFileSync(join(dir, 'lock'), other); }));
+  t.true(err instanceof LockedError);
+  t.regex(err!.message, new RegExp(`just taken over by pid ${process.ppid}`));
+  t.is(notices, 1);
+  t.is(readFileSync(join(dir, 'lock'), 'utf8'), other, 'the other coordinator keeps its lock');
+  t.deepEqual(readdirSync(dir).sort(), ['lock']);
+});
+
 /** Field 22 of /proc/<pid>/stat (start time in clock ticks), read here independently of lock.ts. */
 function startTicks(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');

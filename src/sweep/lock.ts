@@ -110,12 +110,23 @@ export function acquireLock(dir: string, notice: (msg: string) => void = () => {
       // Stale: move it aside (atomic) and retry the link.
       notice(`taking over a stale lock of pid ${holder.pid} (started ${holder.startedAt}, ` +
         `${reused ? 'that pid now belongs to another process' : 'no longer running'})`);
+      const aside = join(dir, `${LOCK_FILE}.stale.${process.pid}`);
       try {
-        renameSync(file, join(dir, `${LOCK_FILE}.stale.${process.pid}`));
-        unlinkSync(join(dir, `${LOCK_FILE}.stale.${process.pid}`));
+        renameSync(file, aside);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        continue; // someone else removed it: retry the link
       }
+      // Two coordinators may both have judged the same lock stale: if what we moved aside is not
+      // that stale lock but a fresh one another coordinator linked meanwhile, put it back and yield.
+      const moved = readLock(aside);
+      if (moved !== null && !(moved.pid === holder.pid && moved.startedAt === holder.startedAt)) {
+        try { linkSync(aside, file); } catch { /* a third one linked already: it holds the lock */ }
+        unlinkSync(aside);
+        throw new LockedError(`${dir} was just taken over by pid ${moved.pid} (since ${moved.startedAt}); ` +
+          'wait for it to finish or stop it (Ctrl-C) first', moved);
+      }
+      unlinkSync(aside);
       tookOver = holder;
     }
   } finally {
