@@ -5,6 +5,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ main(arg
   plan: { summary: 'validate a sweep spec and show its size and estimated CPU time', load: () => import('./commands/plan.js') },
   run: { summary: 'run (or resume) a sweep spec with a pool of workers', load: () => import('./commands/run.js') },
   aggregate: { summary: 'write the CSV tables of a results folder', load: () => import('./commands/aggregate.js') },
+  merge: { summary: 'join the results folders of one sweep\'s shards (run --shard K/N) into one', load: () => import('./commands/merge.js') },
   doctor: { summary: 'show the compute engine, CPU features and a quick step benchmark', load: () => import('./commands/doctor.js') },
 };
 

@@ -12,6 +12,8 @@ import { acquireLock, LOCK_FILE, LockedError } from '../sweep/lock.js';
 import type { Lock } from '../sweep/lock.js';
 import { poolDefaults } from '../sweep/pool.js';
 import { createProgress, progressMode } from '../sweep/progress.js';
+import { parseShard, shardText } from '../sweep/shard.js';
+import type { Shard } from '../sweep/shard.js';
 
 const USAGE = `usage: narrowsweep run <spec.yaml|.json> [options]
 
@@ -26,6 +28,8 @@ Runs every configuration of the spec that is not yet in <out>/runs.jsonl (so run
   --grace S            on Ctrl-C / SIGTERM, seconds that running configurations get to finish (default 10)
   --worker-memory MB   heap limit of each worker (default ${poolDefaults().memoryMb})
   --refresh S          rewrite the tables every S seconds during the run (default 30; 0 = only at the end)
+  --shard K/N          run only shard K of N (1 <= K <= N), e.g. one per machine; the default folder is then
+                       results/<spec name>.shard-K-of-N, and \`narrowsweep merge\` joins the shards' folders
 
 Ctrl-C once: stop scheduling, let running configurations finish, write the tables, print the command
 that resumes. Ctrl-C twice: stop at once (the journal stays valid).`;
@@ -41,6 +45,7 @@ export interface RunFlags {
   grace: number;
   workerMemory: number | null;
   refresh: number;
+  shard: Shard | null;
 }
 
 class UsageError extends Error {}
@@ -76,6 +81,7 @@ function parseFlags(argv: string[]): RunFlags | 'help' {
         grace: { type: 'string' },
         'worker-memory': { type: 'string' },
         refresh: { type: 'string' },
+        shard: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -98,6 +104,7 @@ function parseFlags(argv: string[]): RunFlags | 'help' {
     grace: numberFlag('grace', v.grace, { min: 0 }) ?? DEFAULT_GRACE,
     workerMemory: numberFlag('worker-memory', v['worker-memory'], { min: 8 }),
     refresh: numberFlag('refresh', v.refresh, { min: 0 }) ?? DEFAULT_REFRESH,
+    shard: v.shard === undefined ? null : parseShard(v.shard),
   };
 }
 
@@ -116,6 +123,7 @@ export function resumeCommand(f: RunFlags, outDir: string, script = process.argv
   const prog = basename(script) === 'narrowsweep' && local ? 'npx narrowsweep'
     : basename(script) === 'narrowsweep' ? 'narrowsweep' : `node ${shellQuote(relative(process.cwd(), script) || script)}`;
   const parts = [prog, 'run', shellQuote(f.specPath), '--out', shellQuote(outDir)];
+  if (f.shard !== null) parts.push('--shard', shardText(f.shard));
   if (f.workers !== null) parts.push('--workers', String(f.workers));
   if (f.runTimeout !== null) parts.push('--run-timeout', String(f.runTimeout));
   if (f.workerMemory !== null) parts.push('--worker-memory', String(f.workerMemory));
@@ -153,7 +161,7 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof ConfigError || (e as Error).name === 'DataError') { console.error(`narrowsweep: ${(e as Error).message}`); return 2; }
     throw e;
   }
-  const outDir = flags.out ?? join('results', spec.name);
+  const outDir = flags.out ?? join('results', flags.shard ? `${spec.name}.shard-${flags.shard.index + 1}-of-${flags.shard.count}` : spec.name);
   const threads = flags.workers ?? poolDefaults().threads;
   const say = (line: string) => console.log(line);
 
@@ -184,6 +192,7 @@ export async function main(argv: string[]): Promise<number> {
       retryFailed: flags.retryFailed,
       runTimeoutSeconds: flags.runTimeout ?? spec.runTimeout,
       refreshSeconds: flags.refresh,
+      shard: flags.shard,
       progress,
       log: (line) => progress.log(line),
     });

@@ -24,6 +24,8 @@ import type { JournalIndex } from './journal.js';
 import { PoolError, RunPool } from './pool.js';
 import type { ProgressView } from './progress.js';
 import { GridIndex, writeSpecSnapshot } from './snapshot.js';
+import { inShard, shardText } from './shard.js';
+import type { Shard } from './shard.js';
 import { aggregate } from '../report/aggregate.js';
 
 export const JOURNAL_FILE = 'runs.jsonl';
@@ -51,11 +53,16 @@ export interface SweepOptions {
   progressSeconds?: number;
   /** Write the tables (periodically and at the end); default true. The benchmark turns it off. */
   tables?: boolean;
+  /** Run only this shard of the grid (src/sweep/shard.ts); the tables still cover the whole spec. */
+  shard?: Shard | null;
 }
 
 /** What the journal and the grid have in common, before anything runs. */
 export interface ResumePlan {
+  /** Configurations to account for: the whole grid, or this shard's share of it. */
   total: number;
+  /** Configurations of the whole grid (= total without a shard). */
+  gridTotal: number;
   /** Grid configurations with a record that is kept (skipped). */
   reused: number;
   /** ... of which succeeded. */
@@ -89,15 +96,21 @@ export interface SweepOutcome {
  * Reads the journal and matches it against the grid (one lazy pass over the grid). `grid`, when
  * given, is filled with the grid's ids on the way (for the tables).
  */
-export function planResume(spec: Spec, journalFile: string, grid?: GridIndex): ResumePlan {
+export function planResume(spec: Spec, journalFile: string, grid?: GridIndex, shard?: Shard | null): ResumePlan {
   const index = readJournalIndex(journalFile);
   const plan: ResumePlan = {
-    total: 0, reused: 0, reusedOk: 0, failed: [], fresh: 0, orphaned: 0, tornLine: index.tornLine, index,
+    total: 0, gridTotal: 0, reused: 0, reusedOk: 0, failed: [], fresh: 0, orphaned: 0, tornLine: index.tornLine, index,
   };
   let matched = 0;
   for (const entry of iterateGrid(spec)) {
-    plan.total++;
+    plan.gridTotal++;
     grid?.add(entry);
+    if (!inShard(entry.index, shard)) {
+      // another shard's configuration: in the spec (not an orphan) but not run here
+      if (index.entries.get(entry.id) !== undefined) matched++;
+      continue;
+    }
+    plan.total++;
     const code = index.entries.get(entry.id);
     if (code === undefined) { plan.fresh++; continue; }
     matched++;
@@ -213,7 +226,8 @@ export class Coordinator {
     const saved = writeSpecSnapshot(outDir, spec);
     if (!saved) log('warning: the spec could not be saved as spec.json; the tables count every journal record');
     const grid = tables && saved ? new GridIndex() : undefined;
-    const plan = planResume(spec, this.journalFile, grid);
+    const shard = this.opts.shard ?? null;
+    const plan = planResume(spec, this.journalFile, grid, shard);
     if (plan.tornLine !== null) {
       log(`journal: the last line was torn by a crash (${plan.tornLine.length} bytes); it is dropped and that run will be redone`);
     }
@@ -225,7 +239,8 @@ export class Coordinator {
       for (const id of ids) skip.delete(id);
     }
     const failedKept = this.opts.retryFailed ? 0 : plan.failed.length;
-    log(`${plan.total} configurations: ${plan.reused - rerun} reused from the journal, ${plan.fresh} new` +
+    const share = shard ? ` (shard ${shardText(shard)} of ${plan.gridTotal})` : '';
+    log(`${plan.total} configurations${share}: ${plan.reused - rerun} reused from the journal, ${plan.fresh} new` +
       (rerun > 0 ? `, ${rerun} failed to retry` : '') +
       (failedKept > 0 ? ` (${failedKept} failed records kept; --retry-failed reruns them)` : '') +
       (plan.orphaned > 0 ? `; ${plan.orphaned} journal records are not in this spec any more (kept, left out of the tables)` : ''));
@@ -316,6 +331,7 @@ export class Coordinator {
     try {
       if (toRun > 0) {
         for (const entry of iterateGrid(spec)) {
+          if (!inShard(entry.index, this.opts.shard)) continue;
           if (skip.has(entry.id)) continue;
           if (this.stopping) { notRun = true; break; }
           const p: Promise<void> = limit(runOne, entry).finally(() => inflight.delete(p));
