@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { iterateGrid } from '../src/sweep/grid.js';
+import { cellCount, iterateGrid } from '../src/sweep/grid.js';
 import { readJournal } from '../src/sweep/journal.js';
 import { inShard, parseShard } from '../src/sweep/shard.js';
 import { loadSpec } from '../src/sweep/spec.js';
@@ -41,14 +41,24 @@ const ids = (dir: string) => readJournal(join(dir, 'runs.jsonl')).records.map((r
 test('shards K/N are disjoint, cover the grid, and differ in size by at most one', (t) => {
   const specPath = join(work, 'partition.yaml');
   writeFileSync(specPath, SPEC);
-  const entries = [...iterateGrid(loadSpec(specPath))];
-  for (const N of [1, 2, 3, 5, 36, 50]) {
-    const shards = Array.from({ length: N }, (_, k) => entries.filter((e) => inShard(e.index, parseShard(`${k + 1}/${N}`))).map((e) => e.id));
-    const all = shards.flat();
+  const spec = loadSpec(specPath);
+  const entries = [...iterateGrid(spec)];
+  const cells = cellCount(spec); // 12 cells x 3 trials
+  t.is(cells, 12);
+  for (const N of [1, 2, 3, 4, 5, 36, 50]) {
+    const shards = Array.from({ length: N }, (_, k) => entries.filter((e) => inShard(e.index, cells, parseShard(`${k + 1}/${N}`))));
+    const all = shards.flat().map((e) => e.id);
     t.is(all.length, entries.length, `N = ${N}`);
     t.is(new Set(all).size, entries.length, `N = ${N}`);
     const sizes = shards.map((s) => s.length);
     t.true(Math.max(...sizes) - Math.min(...sizes) <= 1, `N = ${N}: ${sizes.join(' ')}`);
+    if (N <= 3) {
+      // with at least N trials every shard has every cell (so both methods), not a fixed subset
+      for (const [k, sh] of shards.entries()) {
+        t.is(new Set(sh.map((e) => JSON.stringify(e.cell))).size, cells, `N = ${N}, shard ${k + 1}`);
+        t.deepEqual([...new Set(sh.map((e) => e.config.method))].sort(), ['gd', 'pgd'], `N = ${N}, shard ${k + 1}`);
+      }
+    }
   }
   t.deepEqual(parseShard(' 2 / 4 '), { index: 1, count: 4 });
   for (const bad of ['0/2', '3/2', '1/0', 'a/b', '1', '1/2/3', '-1/2']) {
@@ -76,7 +86,7 @@ test('three shards run separately and merged give the tables of one uninterrupte
   const merged = join(work, 'merged');
   const m = await cli(['merge', merged, ...shardDirs]);
   t.is(m.code, 0, m.stderr);
-  t.regex(m.stdout, /^merged 36 runs into .*: 12 from .*part-1, 12 from .*part-2, 12 from .*part-3\n/);
+  t.regex(m.stdout, /^merged 36 runs into .*: 12 from .*part-1, 12 from .*part-2, 12 from .*part-3\n36 of the spec's 36 configurations are done\n/);
   t.deepEqual(ids(merged).sort(), ids(full).sort());
   t.is(new Set(ids(merged)).size, 36);
   // the tables that hold no wall-clock times are byte-identical to the uninterrupted run's
@@ -93,7 +103,7 @@ test('three shards run separately and merged give the tables of one uninterrupte
   // merging again (say after a shard was resumed) keeps every id once
   const m2 = await cli(['merge', merged, shardDirs[0]!]);
   t.is(m2.code, 0, m2.stderr);
-  t.regex(m2.stdout, /merged 36 runs into .*: 36 from .*merged, 0 from .*part-1; 12 records of ids already taken skipped/);
+  t.regex(m2.stdout, /merged 36 runs into .*: 24 from .*merged, 12 from .*part-1; 12 records superseded\n36 of the spec's 36/);
   t.is(ids(merged).length, 36);
 });
 
@@ -107,8 +117,8 @@ test('merge refuses folders of different specs, the output folder as an input, a
   const out = join(work, 'mixed');
   const r = await cli(['merge', out, a, b]);
   t.is(r.code, 2);
-  t.regex(r.stderr, /^narrowsweep merge: .*rb: its spec\.json differs from that of .*ra: only runs of the same spec \(the shards of one sweep\) can be merged\n$/);
-  t.deepEqual(readdirSync(out), []);
+  t.regex(r.stderr, /^narrowsweep merge: .*rb: its spec\.json differs from that of .*ra \(other configurations\): only runs of the same spec \(the shards of one sweep\) can be merged\n$/);
+  t.false(existsSync(out), 'a refused merge leaves no folder behind');
   const self = await cli(['merge', a, a]);
   t.is(self.code, 2);
   t.regex(self.stderr, /is the output folder/);
@@ -117,4 +127,45 @@ test('merge refuses folders of different specs, the output folder as an input, a
   t.is(r3.code, 2);
   t.regex(r3.stderr, /not-results: is not a folder/);
   t.false(existsSync(join(out, 'runs.jsonl')));
+});
+
+test('merge: a shard resumed with --retry-failed replaces its failures, a spec run from another path still merges, a corrupted line writes nothing', async (t) => {
+  const dir = join(work, 'retry');
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(join(dir, 'sub'), { recursive: true });
+  const specPath = join(dir, 'spec.yaml');
+  writeFileSync(specPath, SPEC.replace('name: sharded', 'name: retry'));
+  const s1 = join(dir, 's1'), s2 = join(dir, 's2'), out = join(dir, 'merged');
+  // shard 1, whose runs all failed (as if its machine had crashed each run): status error
+  const r1 = await cli(['run', specPath, '--out', s1, '--quiet', '--shard', '1/2']);
+  t.is(r1.code, 0, r1.stderr);
+  const failed = readFileSync(join(s1, 'runs.jsonl'), 'utf8').replace(/"result":\{"status":"(ok|diverged)","success":(true|false)/g, '"result":{"status":"error","success":false');
+  writeFileSync(join(s1, 'runs.jsonl'), failed);
+  t.true(readJournal(join(s1, 'runs.jsonl')).records.every((r) => r.result.status === 'error'));
+  // shard 2 started with another spelling of the spec's path (its spec.json names another file)
+  const child = spawn(process.execPath, [CLI, 'run', '../spec.yaml', '--out', '../s2', '--quiet', '--shard', '2/2'], { cwd: join(dir, 'sub'), stdio: 'ignore' });
+  t.is(await new Promise((resolve) => child.on('close', resolve)), 0);
+  const m1 = await cli(['merge', out, s1, s2]);
+  t.is(m1.code, 0, m1.stderr);
+  t.regex(m1.stdout, /36 of the spec's 36 configurations are done/);
+  t.is(readJournal(join(out, 'runs.jsonl')).records.filter((r) => r.result.status === 'error').length, 18);
+  // resume shard 1 with --retry-failed, merge again: its new records win over the failed ones
+  t.is((await cli(['run', specPath, '--out', s1, '--quiet', '--shard', '1/2', '--retry-failed'])).code, 0);
+  const m2 = await cli(['merge', out, s1]);
+  t.is(m2.code, 0, m2.stderr);
+  const recs = readJournal(join(out, 'runs.jsonl')).records;
+  t.is(recs.length, 36);
+  t.is(recs.filter((r) => r.result.status === 'error').length, 0);
+  // and a merge of a folder with a corrupted middle line fails, naming it, and changes nothing
+  const before = readFileSync(join(out, 'runs.jsonl'), 'utf8');
+  const bad = join(dir, 'bad');
+  mkdirSync(bad);
+  writeFileSync(join(bad, 'spec.json'), readFileSync(join(s2, 'spec.json')));
+  const lines = readFileSync(join(s2, 'runs.jsonl'), 'utf8').split('\n');
+  writeFileSync(join(bad, 'runs.jsonl'), [lines[0], lines[1]!.slice(0, 100), ...lines.slice(2)].join('\n'));
+  const m3 = await cli(['merge', out, bad]);
+  t.is(m3.code, 2);
+  t.regex(m3.stderr, /bad\/runs\.jsonl: line 2 is not a journal record/);
+  t.is(readFileSync(join(out, 'runs.jsonl'), 'utf8'), before);
+  t.deepEqual(readdirSync(out).filter((f) => f.includes('tmp')), []);
 });

@@ -1,7 +1,7 @@
 // narrowsweep merge <out> <dir>...: joins the results folders of one sweep's shards (run with
 // `run --shard K/N`, one per machine) into <out>, then writes its tables as `aggregate` does.
 import { parseArgs } from 'node:util';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmdirSync, statSync } from 'node:fs';
 import { ConfigError } from '../core/errors.js';
 import { acquireLock, LockedError } from '../sweep/lock.js';
 import { mergeResults } from '../sweep/merge.js';
@@ -10,9 +10,11 @@ import { main as aggregateMain } from './aggregate.js';
 const USAGE = `usage: narrowsweep merge <out> <results/dir>... [--method M] [--quiet]
 
 Joins the journals of several results folders of the same spec (the shards of one sweep, e.g. run
-on several machines with \`narrowsweep run <spec> --shard K/N\`) into <out>: every run id once, the
-folders' own files untouched. <out>'s own journal, if any, is kept and merged too, so merging again
-after more shards finish is safe. Then writes <out>'s tables and prints one method's phase table.`;
+on several machines with \`narrowsweep run <spec> --shard K/N\`) into <out>: every run id once, a
+later record of an id replacing an earlier one except that a failed record never replaces a finished
+one, the folders themselves untouched. <out>'s own journal, if any, is read first and merged too, so
+merging again after more shards finish (or after --retry-failed) is safe. Then writes <out>'s tables
+and prints one method's phase table.`;
 
 export async function main(argv: string[]): Promise<number> {
   let parsed;
@@ -31,6 +33,11 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`narrowsweep merge: expected an output folder and at least one results folder\n\n${USAGE}`);
     return 2;
   }
+  if (existsSync(out) && !statSync(out).isDirectory()) {
+    console.error(`narrowsweep merge: ${out} exists and is not a folder`);
+    return 2;
+  }
+  const created = !existsSync(out);
   mkdirSync(out, { recursive: true });
   let lock;
   try {
@@ -40,17 +47,25 @@ export async function main(argv: string[]): Promise<number> {
     throw e;
   }
   try {
-    const m = await mergeResults(out, inputs);
+    let m;
+    try {
+      m = await mergeResults(out, inputs);
+    } catch (e) {
+      if (e instanceof ConfigError) { console.error(`narrowsweep merge: ${e.message}`); return 2; }
+      throw e;
+    }
+    for (const dir of m.locked) console.error(`narrowsweep merge: ${dir} has a lock file: a coordinator may still be running there, so its last runs may be missing`);
     for (const dir of m.torn) console.error(`narrowsweep merge: the last line of ${dir}'s journal is torn (a crash mid-write); it was skipped`);
     if (!parsed.values.quiet) {
       console.log(`merged ${m.records} runs into ${out}: ${m.taken.map((x) => `${x.records} from ${x.dir}`).join(', ')}` +
-        (m.duplicates ? `; ${m.duplicates} records of ids already taken skipped` : ''));
+        (m.superseded ? `; ${m.superseded} records superseded` : '') +
+        `\n${m.covered} of the spec's ${m.gridTotal} configurations are done` +
+        (m.covered < m.gridTotal ? ` (${m.gridTotal - m.covered} missing: a shard not merged yet, or not finished)` : ''));
     }
-  } catch (e) {
-    if (e instanceof ConfigError) { console.error(`narrowsweep merge: ${e.message}`); return 2; }
-    throw e;
+    return await aggregateMain([out, ...(parsed.values.method ? ['--method', parsed.values.method] : []), ...(parsed.values.quiet ? ['--quiet'] : [])]);
   } finally {
     lock.release();
+    // a merge that wrote nothing leaves no empty folder behind
+    if (created && existsSync(out) && readdirSync(out).length === 0) rmdirSync(out);
   }
-  return aggregateMain([out, ...(parsed.values.method ? ['--method', parsed.values.method] : []), ...(parsed.values.quiet ? ['--quiet'] : [])]);
 }

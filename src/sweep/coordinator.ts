@@ -18,7 +18,7 @@ import { CORE_SEMANTICS_VERSION } from '../core/version.js';
 import type { RunStatus } from '../core/types.js';
 import type { GridEntry, JournalRecord } from './types.js';
 import type { Spec } from './spec.js';
-import { iterateGrid } from './grid.js';
+import { cellCount, iterateGrid } from './grid.js';
 import { JournalWriter, entryStatus, entrySuccess, readJournalIndex, removeRecords } from './journal.js';
 import type { JournalIndex } from './journal.js';
 import { PoolError, RunPool } from './pool.js';
@@ -102,10 +102,11 @@ export function planResume(spec: Spec, journalFile: string, grid?: GridIndex, sh
     total: 0, gridTotal: 0, reused: 0, reusedOk: 0, failed: [], fresh: 0, orphaned: 0, tornLine: index.tornLine, index,
   };
   let matched = 0;
+  const cells = shard ? cellCount(spec) : 1;
   for (const entry of iterateGrid(spec)) {
     plan.gridTotal++;
     grid?.add(entry);
-    if (!inShard(entry.index, shard)) {
+    if (!inShard(entry.index, cells, shard)) {
       // another shard's configuration: in the spec (not an orphan) but not run here
       if (index.entries.get(entry.id) !== undefined) matched++;
       continue;
@@ -330,8 +331,9 @@ export class Coordinator {
     const window = 2 * pool.threads;
     try {
       if (toRun > 0) {
+        const cells = shard ? cellCount(spec) : 1;
         for (const entry of iterateGrid(spec)) {
-          if (!inShard(entry.index, this.opts.shard)) continue;
+          if (!inShard(entry.index, cells, shard)) continue;
           if (skip.has(entry.id)) continue;
           if (this.stopping) { notRun = true; break; }
           const p: Promise<void> = limit(runOne, entry).finally(() => inflight.delete(p));

@@ -1,58 +1,93 @@
-// Merging results folders of one sweep (its shards, run on several machines) into one folder: the
-// journals are concatenated with each id kept once (the first record of it wins), and the spec
-// snapshot is carried over. The inputs are only read. The merged journal is written to a temporary
-// file, fsynced and renamed into place, so a crash leaves the old journal or the new one.
+// Merging results folders of one sweep (its shards, run on several machines) into one folder.
+// Every id is kept once. Within the folders, taken in order (the output folder's own journal first),
+// a later record of an id replaces an earlier one, as within one journal, except that a failed
+// record (error, timeout, oom) never replaces a finished one (ok, diverged). So merging again after
+// a shard was resumed with --retry-failed takes its new results. The inputs are only read; every
+// line is checked before anything is written; the merged journal goes to a temporary file, is
+// fsynced and renamed into place, so a crash leaves the old journal or the new one.
+import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, existsSync, fsyncSync, openSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import type { RunStatus } from '../core/types.js';
 import { ConfigError } from '../core/errors.js';
-import { JOURNAL_FILE } from './coordinator.js';
-import { canonicalJson } from './grid.js';
-import { IdTable } from './journal.js';
-import { readSpecSnapshot, SPEC_FILE, writeSpecSnapshot } from './snapshot.js';
+import { JOURNAL_FILE, RETRYABLE } from './coordinator.js';
+import { iterateGrid } from './grid.js';
+import { LOCK_FILE } from './lock.js';
+import { readSpecSnapshot, SnapshotError, SPEC_FILE, writeSpecSnapshot } from './snapshot.js';
 import type { Spec } from './spec.js';
 
 export interface MergeOutcome {
   spec: Spec;
   /** Records in the merged journal. */
   records: number;
-  /** Per input folder: records taken from it (the output folder's own journal first when it had one). */
+  /** Per folder read (the output folder's own journal first when it had one): records kept from it. */
   taken: Array<{ dir: string; records: number }>;
-  /** Records skipped because their id was already taken. */
-  duplicates: number;
+  /** Records not kept because another record of their id was (see the file comment). */
+  superseded: number;
+  /** Configurations of the spec, and how many of them the merged journal holds. */
+  gridTotal: number;
+  covered: number;
   /** Folders whose journal ended in a torn line (a crash mid-write), which was skipped. */
   torn: string[];
+  /** Input folders with a lock file: a coordinator may still be running there. */
+  locked: string[];
 }
-
-const ID_AT_START = /^\{"id":"([^"\\]+)"/;
 
 function specOf(dir: string): Spec {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ConfigError(dir, 'is not a folder');
   if (!existsSync(join(dir, JOURNAL_FILE))) throw new ConfigError(dir, `has no ${JOURNAL_FILE} (not a results folder)`);
-  const snap = readSpecSnapshot(dir);
-  if (snap.kind === 'none') throw new ConfigError(dir, `has no ${SPEC_FILE}; run the sweep into it with this version first, so its spec is known`);
+  let snap;
+  try {
+    snap = readSpecSnapshot(dir);
+  } catch (e) {
+    if (e instanceof SnapshotError) throw new ConfigError(dir, e.message);
+    throw e;
+  }
+  if (snap.kind === 'none') throw new ConfigError(dir, `has no ${SPEC_FILE}, so its spec is unknown; run the sweep into it with this version first`);
   if (snap.kind === 'other-core') {
     throw new ConfigError(dir, `its ${SPEC_FILE} was written by another core version (${String(snap.coreSemantics)}); its runs cannot be merged with this one's`);
   }
   return snap.spec;
 }
 
-/** Streams the lines of `file` to `onLine`, telling it which line is the last one. */
-async function eachLine(file: string, onLine: (line: string, lineNo: number, isLast: boolean) => void): Promise<void> {
+/** What decides a spec's runs: the sequence of its run ids (not its file name or description). */
+function gridDigest(spec: Spec): { digest: string; total: number; ids: Set<string> } {
+  const h = createHash('sha256');
+  const ids = new Set<string>();
+  for (const e of iterateGrid(spec)) { h.update(e.id); ids.add(e.id); }
+  return { digest: h.digest('hex'), total: ids.size, ids };
+}
+
+/** Streams the lines of `file` (at most `limit`) to `onLine`, telling it which line is the last one. */
+async function eachLine(file: string, limit: number, onLine: (line: string, lineNo: number, isLast: boolean) => void): Promise<void> {
   const rl = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
   let prev: string | null = null;
   let lineNo = 0;
   for await (const line of rl) {
     if (prev !== null) onLine(prev, lineNo, false);
+    if (lineNo >= limit) { prev = null; break; }
     prev = line;
     lineNo++;
   }
+  rl.close();
   if (prev !== null) onLine(prev, lineNo, true);
+}
+
+/** The id and status of a journal line, or null when it is not a record. */
+function parseRecord(line: string): { id: string; status: RunStatus } | null {
+  let x: unknown;
+  try { x = JSON.parse(line); } catch { return null; }
+  if (typeof x !== 'object' || x === null) return null;
+  const r = x as { id?: unknown; result?: { status?: unknown } | null };
+  if (typeof r.id !== 'string' || typeof r.result !== 'object' || r.result === null || typeof r.result.status !== 'string') return null;
+  return { id: r.id, status: r.result.status as RunStatus };
 }
 
 /**
  * Merges the journals of `inputs` (and of `outDir` itself, if it has one) into `outDir`. Every folder
- * must hold a run of the same spec (its spec.json). Throws a ConfigError naming the folder otherwise.
+ * must hold a run of the same spec (the same run ids, from its spec.json). Throws a ConfigError
+ * naming the folder, before writing anything, otherwise or for a corrupted journal line.
  */
 export async function mergeResults(outDir: string, inputs: string[]): Promise<MergeOutcome> {
   if (inputs.length === 0) throw new ConfigError('merge', 'give at least one results folder to merge');
@@ -64,45 +99,66 @@ export async function mergeResults(outDir: string, inputs: string[]): Promise<Me
     if (seenDirs.has(abs)) throw new ConfigError(dir, 'is given twice');
     seenDirs.add(abs);
   }
-  const specs = inputs.map((dir) => ({ dir, spec: specOf(dir) }));
-  const first = specs[0]!;
-  const text = canonicalJson(first.spec);
-  for (const { dir, spec } of specs.slice(1)) {
-    if (canonicalJson(spec) !== text) {
-      throw new ConfigError(dir, `its ${SPEC_FILE} differs from that of ${first.dir}: only runs of the same spec (the shards of one sweep) can be merged`);
+  const first = { dir: inputs[0]!, spec: specOf(inputs[0]!) };
+  const grid = gridDigest(first.spec);
+  for (const dir of inputs.slice(1)) {
+    if (gridDigest(specOf(dir)).digest !== grid.digest) {
+      throw new ConfigError(dir, `its ${SPEC_FILE} differs from that of ${first.dir} (other configurations): only runs of the same spec (the shards of one sweep) can be merged`);
     }
   }
   const own = existsSync(join(outDir, JOURNAL_FILE));
-  if (own && existsSync(join(outDir, SPEC_FILE)) && canonicalJson(specOf(outDir)) !== text) {
-    throw new ConfigError(outDir, `already holds the results of another spec (its ${SPEC_FILE} differs); choose another output folder`);
+  if (own) {
+    if (!existsSync(join(outDir, SPEC_FILE))) {
+      throw new ConfigError(outDir, `holds a ${JOURNAL_FILE} but no ${SPEC_FILE}, so its spec is unknown; merge into a new folder`);
+    }
+    if (gridDigest(specOf(outDir)).digest !== grid.digest) {
+      throw new ConfigError(outDir, `already holds the results of another spec (its ${SPEC_FILE} differs); choose another output folder`);
+    }
+  }
+  const sources = own ? [outDir, ...inputs] : inputs;
+  const outcome: MergeOutcome = {
+    spec: first.spec, records: 0, taken: [], superseded: 0, gridTotal: grid.total, covered: 0, torn: [],
+    locked: inputs.filter((dir) => existsSync(join(dir, LOCK_FILE))),
+  };
+
+  // Pass 1: check every line, and choose the record kept for each id (source, line).
+  const chosen = new Map<string, { source: number; line: number; failed: boolean }>();
+  const lines: number[] = [];
+  let records = 0;
+  for (const [source, dir] of sources.entries()) {
+    const file = join(dir, JOURNAL_FILE);
+    let count = 0;
+    await eachLine(file, Infinity, (line, lineNo, isLast) => {
+      count = lineNo;
+      if (line.trim() === '') return;
+      const rec = parseRecord(line);
+      if (rec === null) {
+        if (isLast) { outcome.torn.push(dir); count = lineNo - 1; return; }
+        throw new ConfigError(file, `line ${lineNo} is not a journal record (the journal is corrupted beyond a torn last line)`);
+      }
+      records++;
+      const failed = RETRYABLE.has(rec.status);
+      const prev = chosen.get(rec.id);
+      if (prev === undefined || !(failed && !prev.failed)) chosen.set(rec.id, { source, line: lineNo, failed });
+    });
+    lines.push(count);
   }
 
+  // Pass 2: write the chosen lines, in the order they were read.
   const journal = join(outDir, JOURNAL_FILE);
   const tmp = `${journal}.merge-${process.pid}.tmp`;
   const fd = openSync(tmp, 'w');
-  const ids = new IdTable();
-  const outcome: MergeOutcome = { spec: first.spec, records: 0, taken: [], duplicates: 0, torn: [] };
   try {
-    for (const dir of own ? [outDir, ...inputs] : inputs) {
-      const file = join(dir, JOURNAL_FILE);
+    for (const [source, dir] of sources.entries()) {
       let taken = 0;
-      await eachLine(file, (line, lineNo, isLast) => {
+      await eachLine(join(dir, JOURNAL_FILE), lines[source]!, (line, lineNo) => {
         if (line.trim() === '') return;
-        let id = ID_AT_START.exec(line)?.[1];
-        if (id === undefined) {
-          try {
-            id = (JSON.parse(line) as { id?: unknown }).id as string;
-          } catch {
-            if (isLast) { outcome.torn.push(dir); return; }
-            throw new ConfigError(file, `line ${lineNo} is not valid JSON (the journal is corrupted beyond a torn last line)`);
-          }
-          if (typeof id !== 'string') throw new ConfigError(file, `line ${lineNo} has no id`);
-        } else if (isLast) {
-          try { JSON.parse(line); } catch { outcome.torn.push(dir); return; }
-        }
-        if (!ids.set(id, 0)) { outcome.duplicates++; return; }
+        const id = (JSON.parse(line) as { id: string }).id; // pass 1 checked every line up to here
+        const c = chosen.get(id);
+        if (c === undefined || c.source !== source || c.line !== lineNo) return;
         writeSync(fd, `${line}\n`);
         taken++;
+        if (grid.ids.has(id)) outcome.covered++;
       });
       outcome.taken.push({ dir, records: taken });
       outcome.records += taken;
@@ -114,6 +170,7 @@ export async function mergeResults(outDir: string, inputs: string[]): Promise<Me
     throw e;
   }
   closeSync(fd);
+  outcome.superseded = records - outcome.records;
   renameSync(tmp, journal);
   writeSpecSnapshot(outDir, first.spec);
   return outcome;

@@ -1,7 +1,11 @@
-// Shards: one sweep spread over several machines. Shard K of N (1 <= K <= N) runs the grid entries
-// whose grid position is K - 1 modulo N, so the shards are disjoint, together they are the whole
-// grid, and each one is itself trial-major (an "anytime" share of every cell). Each machine runs
-// its shard into its own results folder; `narrowsweep merge` joins the folders into one.
+// Shards: one sweep spread over several machines. The grid's trial-major order is permuted within
+// each trial by rotating the cells one place per trial (position t C + ((c + t) mod C) for cell c
+// of C at trial t), and shard K of N (1 <= K <= N) takes the permuted positions that are K - 1
+// modulo N. So the shards are disjoint, together they are the whole grid, their sizes differ by at
+// most one, and, because of the rotation, a cell's trials go to different shards: with at least N
+// trials every shard sees every cell (a plain index mod N would give each shard a fixed subset of
+// the cells whenever N and C share a factor, e.g. one method per shard, and very unequal work).
+// Each machine runs its shard into its own results folder; `narrowsweep merge` joins the folders.
 import { ConfigError } from '../core/errors.js';
 
 export interface Shard {
@@ -20,9 +24,14 @@ export function parseShard(text: string, flag = '--shard'): Shard {
   return { index: k - 1, count: n };
 }
 
-/** Whether grid position `index` belongs to `shard` (every position does without a shard). */
-export function inShard(index: number, shard: Shard | null | undefined): boolean {
-  return shard === null || shard === undefined || index % shard.count === shard.index;
+/**
+ * Whether the grid entry at trial-major position `index` (trial = floor(index / cells)) belongs to
+ * `shard`; every entry does without a shard. `cells` is the number of cells of the grid.
+ */
+export function inShard(index: number, cells: number, shard: Shard | null | undefined): boolean {
+  if (shard === null || shard === undefined) return true;
+  const t = Math.floor(index / cells), c = index - t * cells;
+  return (t * cells + ((c + t) % cells)) % shard.count === shard.index;
 }
 
 export function shardText(shard: Shard): string {
