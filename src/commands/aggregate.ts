@@ -14,7 +14,13 @@ Writes runs.csv, summary.csv, phase-<method>.csv, boundary.csv and tables.json f
 Only the configurations of the folder's current spec (<results/name>/${SPEC_FILE}, saved by run) count;
 a folder without ${SPEC_FILE} (from an older version) counts every record.`;
 
-export async function main(argv: string[]): Promise<number> {
+export interface TableArgs { positionals: string[]; values: { method?: string; quiet?: boolean } }
+
+/**
+ * The flags of the commands that end by writing a folder's tables (aggregate, merge): folders,
+ * --method, --quiet, --help. Returns an exit code when the command is done (help, or a usage error).
+ */
+export function parseTableArgs(argv: string[], command: string, usage: string): TableArgs | number {
   let parsed;
   try {
     parsed = parseArgs({
@@ -22,10 +28,16 @@ export async function main(argv: string[]): Promise<number> {
       options: { method: { type: 'string' }, quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
     });
   } catch (e) {
-    console.error(`narrowsweep aggregate: ${(e as Error).message}\n\n${USAGE}`);
+    console.error(`narrowsweep ${command}: ${(e as Error).message}\n\n${usage}`);
     return 2;
   }
-  if (parsed.values.help) { console.log(USAGE); return 0; }
+  if (parsed.values.help) { console.log(usage); return 0; }
+  return parsed;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const parsed = parseTableArgs(argv, 'aggregate', USAGE);
+  if (typeof parsed === 'number') return parsed;
   if (parsed.positionals.length !== 1) {
     console.error(`narrowsweep aggregate: expected one results folder\n\n${USAGE}`);
     return 2;

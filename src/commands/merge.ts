@@ -1,11 +1,10 @@
 // narrowsweep merge <out> <dir>...: joins the results folders of one sweep's shards (run with
 // `run --shard K/N`, one per machine) into <out>, then writes its tables as `aggregate` does.
-import { parseArgs } from 'node:util';
 import { existsSync, mkdirSync, readdirSync, rmdirSync, statSync } from 'node:fs';
 import { ConfigError } from '../core/errors.js';
 import { acquireLock, LockedError } from '../sweep/lock.js';
 import { mergeResults } from '../sweep/merge.js';
-import { main as aggregateMain } from './aggregate.js';
+import { main as aggregateMain, parseTableArgs } from './aggregate.js';
 
 const USAGE = `usage: narrowsweep merge <out> <results/dir>... [--method M] [--quiet]
 
@@ -17,17 +16,8 @@ merging again after more shards finish (or after --retry-failed) is safe. Then w
 and prints one method's phase table.`;
 
 export async function main(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv, allowPositionals: true, strict: true,
-      options: { method: { type: 'string' }, quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-    });
-  } catch (e) {
-    console.error(`narrowsweep merge: ${(e as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (parsed.values.help) { console.log(USAGE); return 0; }
+  const parsed = parseTableArgs(argv, 'merge', USAGE);
+  if (typeof parsed === 'number') return parsed;
   const [out, ...inputs] = parsed.positionals;
   if (out === undefined || inputs.length === 0) {
     console.error(`narrowsweep merge: expected an output folder and at least one results folder\n\n${USAGE}`);
