@@ -74,6 +74,8 @@ async function eachLine(file: string, limit: number, onLine: (line: string, line
   if (prev !== null) onLine(prev, lineNo, true);
 }
 
+const ID_AT_START = /^\{"id":"((?:[^"\\]|\\.)*)"/;
+
 /** The id and status of a journal line, or null when it is not a record. */
 function parseRecord(line: string): { id: string; status: RunStatus } | null {
   let x: unknown;
@@ -153,7 +155,9 @@ export async function mergeResults(outDir: string, inputs: string[]): Promise<Me
       let taken = 0;
       await eachLine(join(dir, JOURNAL_FILE), lines[source]!, (line, lineNo) => {
         if (line.trim() === '') return;
-        const id = (JSON.parse(line) as { id: string }).id; // pass 1 checked every line up to here
+        // pass 1 checked every line up to here; lines this program wrote start with their id
+        const m = ID_AT_START.exec(line);
+        const id = m ? (JSON.parse(`"${m[1]!}"`) as string) : (JSON.parse(line) as { id: string }).id;
         const c = chosen.get(id);
         if (c === undefined || c.source !== source || c.line !== lineNo) return;
         writeSync(fd, `${line}\n`);
