@@ -209,7 +209,7 @@ function trainOn(
   let radius: number | null = null;
   if (cfg.constraint === 'ball' && startBroken === null) {
     if (cfg.radius === 'auto') {
-      prob.forward();
+      // prob.F is F(W0, v0): forwarded once at the start above
       const resid = new Float64Array(n);
       for (let i = 0; i < n; i++) resid[i] = ds.y[i]! - prob.F[i]!;
       radius = autoRadius(G0!, J0, resid, cfg.kappa);
