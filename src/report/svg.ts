@@ -2,6 +2,13 @@
 // shaded by the success rate k/R (white 0, dark blue 1) and labelled k/R; the rows rho = 1 (counting
 // bound) and rho = 2 (Theorem 1) are marked with a dashed line and a label. Plain SVG text, no
 // dependencies, deterministic (the same table gives the same bytes).
+//
+// The one seam between the tables and their pictures: phaseChart takes a phase table
+// (src/report/phase-table.ts) and returns the file's text; nothing else in the report layer
+// knows how a picture is drawn.
+import type { PhaseTable } from './phase-table.js';
+import { fixedText } from './phase-table.js';
+import { fmt, listText } from './shared.js';
 
 export interface PicturePhaseTable {
   method: string;
@@ -87,4 +94,17 @@ export function phaseSvg(t: PicturePhaseTable): string {
   });
   out.push('</svg>');
   return `${out.join('\n')}\n`;
+}
+
+/** phase-<method>.svg of a phase table: its cells, with the success rule, budget and data as subtitle. */
+export function phaseChart(t: PhaseTable): string {
+  const fixed = fixedText(t.fixed);
+  return phaseSvg({
+    method: t.method, width: t.width, groupKeys: t.groupKeys, columns: t.columns,
+    rows: t.rows.map((r) => ({ group: r.group.map(fmt), width: r.width, mark: r.mark, cells: r.cells })),
+    subtitle: [
+      `success: relLoss <= ${listText(t.epsilon)}; budget ${listText(t.iterations)} iterations, ${listText(t.seconds, ' s')} per run`,
+      `data: ${t.data.join(' | ')}${fixed ? `; fixed: ${fixed}` : ''}`,
+    ],
+  });
 }
