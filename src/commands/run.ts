@@ -14,6 +14,8 @@ import { poolDefaults } from '../sweep/pool.js';
 import { createProgress, progressMode } from '../sweep/progress.js';
 import { parseShard, shardText } from '../sweep/shard.js';
 import type { Shard } from '../sweep/shard.js';
+import { aggregate } from '../report/aggregate.js';
+import type { AggregateOutput } from '../report/aggregate.js';
 
 const USAGE = `usage: narrowsweep run <spec.yaml|.json> [options]
 
@@ -195,6 +197,8 @@ export async function main(argv: string[]): Promise<number> {
       shard: flags.shard,
       progress,
       log: (line) => progress.log(line),
+      // the command wires the report layer in: the sweep layer does not import it
+      tables: (grid) => aggregate(outDir, { grid }),
     });
     say(`sweep ${spec.name}: ${threads} worker${threads === 1 ? '' : 's'}, results in ${outDir}`);
 
@@ -224,7 +228,7 @@ export async function main(argv: string[]): Promise<number> {
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    let outcome: SweepOutcome;
+    let outcome: SweepOutcome<AggregateOutput>;
     try {
       outcome = await coordinator.run();
     } catch (e) {
@@ -251,7 +255,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-function report(o: SweepOutcome, outDir: string, flags: RunFlags): void {
+function report(o: SweepOutcome<AggregateOutput>, outDir: string, flags: RunFlags): void {
   const f = o.finished;
   const ran = f.ok + f.diverged + f.timeout + f.error + f.oom;
   const failures = (['diverged', 'timeout', 'oom', 'error'] as const).filter((s) => f[s] > 0).map((s) => `${f[s]} ${s}`);

@@ -1,6 +1,7 @@
 // The coordinator: reads the journal, skips every configuration already there, and runs the rest
 // in grid order (trial-major, so a partial sweep is an "anytime" table) through the worker pool.
-// Each finished run is appended to the journal at once; the tables are refreshed periodically.
+// Each finished run is appended to the journal at once; the tables are refreshed periodically
+// by the table writer the command passes in (the sweep layer does not know how tables are built).
 // The spec is written into the results folder first (spec.json): the tables are those of this
 // spec, whatever else the journal holds (src/sweep/snapshot.ts).
 //
@@ -16,7 +17,7 @@ import pLimit from 'p-limit';
 import { DEFAULTS } from '../core/config.js';
 import { CORE_SEMANTICS_VERSION } from '../core/version.js';
 import type { RunStatus } from '../core/types.js';
-import type { GridEntry, JournalRecord } from './types.js';
+import type { GridEntry, GridView, JournalRecord } from './types.js';
 import type { Spec } from './spec.js';
 import { cellCount, iterateGrid } from './grid.js';
 import { JournalWriter, entryStatus, entrySuccess, readJournalIndex, removeRecords } from './journal.js';
@@ -26,7 +27,6 @@ import type { ProgressView } from './progress.js';
 import { GridIndex, writeSpecSnapshot } from './snapshot.js';
 import { inShard, shardText } from './shard.js';
 import type { Shard } from './shard.js';
-import { aggregate } from '../report/aggregate.js';
 
 export const JOURNAL_FILE = 'runs.jsonl';
 /** Records removed from the journal by --retry-failed (kept for the record). */
@@ -34,7 +34,14 @@ export const RETRIED_FILE = 'runs.retried.jsonl';
 /** Statuses that --retry-failed runs again. `diverged` is a deterministic outcome, not a failure. */
 export const RETRYABLE: ReadonlySet<RunStatus> = new Set<RunStatus>(['error', 'timeout', 'oom']);
 
-export interface SweepOptions {
+/**
+ * Writes the results folder's tables from its journal, counting the records of `grid` only (null:
+ * every record); what it returns at the end of the run is SweepOutcome.tables. `run` passes one
+ * that calls the report layer's aggregate.
+ */
+export type TableWriter<T> = (grid: GridView | null) => Promise<T>;
+
+export interface SweepOptions<T = unknown> {
   spec: Spec;
   outDir: string;
   threads: number;
@@ -51,8 +58,8 @@ export interface SweepOptions {
   workerFile?: string;
   /** Progress message cadence asked of the core, seconds. */
   progressSeconds?: number;
-  /** Write the tables (periodically and at the end); default true. The benchmark turns it off. */
-  tables?: boolean;
+  /** Writes the tables (periodically and at the end); absent or false: no tables (the benchmark, tests). */
+  tables?: TableWriter<T> | false;
   /** Run only this shard of the grid (src/sweep/shard.ts); the tables still cover the whole spec. */
   shard?: Shard | null;
 }
@@ -77,7 +84,7 @@ export interface ResumePlan {
   index: JournalIndex;
 }
 
-export interface SweepOutcome {
+export interface SweepOutcome<T = unknown> {
   plan: ResumePlan;
   /** Runs finished (and journaled) in this session, by status. */
   finished: Record<RunStatus, number>;
@@ -88,8 +95,8 @@ export interface SweepOutcome {
   aborted: boolean;
   /** In-flight runs dropped unrecorded, at the end of the grace period or by abortNow() (they will rerun on resume). */
   dropped: number;
-  /** What `aggregate` returned at the end (null if it failed; the warning was logged). */
-  tables: Awaited<ReturnType<typeof aggregate>> | null;
+  /** What the table writer returned at the end (null without one, or if it failed; the warning was logged). */
+  tables: T | null;
 }
 
 /**
@@ -143,8 +150,8 @@ function emptyCounts(): Record<RunStatus, number> {
   return { ok: 0, diverged: 0, timeout: 0, error: 0, oom: 0 };
 }
 
-export class Coordinator {
-  private readonly opts: SweepOptions;
+export class Coordinator<T = unknown> {
+  private readonly opts: SweepOptions<T>;
   private stopping = false;
   private aborting: Promise<void> | null = null;
   private inflightRuns = 0;
@@ -154,7 +161,7 @@ export class Coordinator {
   private writer: JournalWriter | null = null;
   private pool: RunPool | null = null;
 
-  constructor(opts: SweepOptions) {
+  constructor(opts: SweepOptions<T>) {
     this.opts = opts;
   }
 
@@ -217,16 +224,16 @@ export class Coordinator {
     }
   }
 
-  async run(): Promise<SweepOutcome> {
+  async run(): Promise<SweepOutcome<T>> {
     const { spec, outDir, log, progress } = this.opts;
     mkdirSync(outDir, { recursive: true });
-    const tables = this.opts.tables !== false;
+    const writeTables = this.opts.tables || null;
     // Before any run: a crash later leaves a folder whose tables are already this spec's.
     // Without a saved spec a later `narrowsweep aggregate` counts every record, so the tables of
     // this run do too: the two always agree.
     const saved = writeSpecSnapshot(outDir, spec);
     if (!saved) log('warning: the spec could not be saved as spec.json; the tables count every journal record');
-    const grid = tables && saved ? new GridIndex() : undefined;
+    const grid = writeTables !== null && saved ? new GridIndex() : undefined;
     const shard = this.opts.shard ?? null;
     const plan = planResume(spec, this.journalFile, grid, shard);
     if (plan.tornLine !== null) {
@@ -258,7 +265,7 @@ export class Coordinator {
       ...(this.opts.workerFile !== undefined ? { workerFile: this.opts.workerFile } : {}),
     });
     this.pool = pool;
-    const outcome: SweepOutcome = {
+    const outcome: SweepOutcome<T> = {
       plan, finished: emptyCounts(), succeeded: 0, interrupted: false, aborted: false, dropped: 0, tables: null,
     };
     const toRun = plan.total - (plan.reused - rerun);
@@ -266,13 +273,14 @@ export class Coordinator {
 
     // Periodic table refresh; never two at once.
     let refreshing: Promise<void> | null = null;
-    const refresh = () => {
+    const refresh = (write: TableWriter<T>) => {
       if (refreshing) return;
-      refreshing = aggregate(outDir, { grid }).then(() => {}, (err: unknown) => {
+      refreshing = write(grid ?? null).then(() => {}, (err: unknown) => {
         log(`warning: refreshing the tables failed: ${(err as Error).message}`);
       }).finally(() => { refreshing = null; });
     };
-    const refreshTimer = tables && this.opts.refreshSeconds > 0 ? setInterval(refresh, this.opts.refreshSeconds * 1000) : null;
+    const refreshTimer = writeTables !== null && this.opts.refreshSeconds > 0
+      ? setInterval(() => refresh(writeTables), this.opts.refreshSeconds * 1000) : null;
     refreshTimer?.unref();
 
     const host = hostname();
@@ -355,9 +363,9 @@ export class Coordinator {
     outcome.interrupted = notRun;
     outcome.aborted = this.aborting !== null;
     if (refreshing) await refreshing;
-    if (tables && !outcome.aborted) {
+    if (writeTables !== null && !outcome.aborted) {
       try {
-        outcome.tables = await aggregate(outDir, { grid });
+        outcome.tables = await writeTables(grid ?? null);
       } catch (err) {
         log(`warning: writing the tables failed: ${(err as Error).message}`);
       }
