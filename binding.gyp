@@ -4,6 +4,9 @@
 {
   'variables': {
     'ns_kernel_flags': ['-O3', '-fPIC', '-ffp-contract=fast', '-fno-math-errno', '-Wno-psabi'],
+    # 1 when OpenBLAS's LAPACK and BLAS can be linked (libopenblas-dev, liblapacke-dev): the
+    # factorisations, eigenvalues and Gram products then come from them (native/linalg.cc).
+    'ns_lapack%': '<!(node scripts/detect-lapack.mjs)',
   },
   'targets': [
     {
@@ -16,7 +19,7 @@
     },
     {
       'target_name': 'narrowsweep',
-      'sources': ['native/addon.cc'],
+      'sources': ['native/addon.cc', 'native/linalg.cc'],
       'include_dirs': ["<!(node -p \"require('node-addon-api').include_dir\")"],
       'defines': ['NAPI_VERSION=8', 'NAPI_CPP_EXCEPTIONS', 'NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS'],
       'cflags!': ['-fno-exceptions'],
@@ -29,6 +32,10 @@
         ['target_arch=="x64" or target_arch=="ia32"', {
           'defines': ['NARROWSWEEP_X86'],
           'dependencies': ['ns_kernel_avx2', 'ns_kernel_avx512'],
+        }],
+        ['ns_lapack==1', {
+          'defines': ['NARROWSWEEP_LAPACK'],
+          'libraries': ['-llapacke', '-lopenblas'],
         }],
       ],
     },

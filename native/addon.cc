@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "kernel.h"
+#include "linalg.h"
 
 namespace narrowsweep {
 namespace {
@@ -131,8 +132,9 @@ class Problem : public Napi::ObjectWrap<Problem> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "Problem",
                        {InstanceMethod<&Problem::Step>("step"), InstanceMethod<&Problem::Forward>("forward"),
-                        InstanceMethod<&Problem::Gram>("gram"), InstanceMethod<&Problem::Dispose>("dispose"),
-                        InstanceAccessor<&Problem::Build>("build")});
+                        InstanceMethod<&Problem::Linearize>("linearize"), InstanceMethod<&Problem::Jvp>("jvp"),
+                        InstanceMethod<&Problem::Vjp>("vjp"), InstanceMethod<&Problem::Gram>("gram"),
+                        InstanceMethod<&Problem::Dispose>("dispose"), InstanceAccessor<&Problem::Build>("build")});
   }
 
   explicit Problem(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Problem>(info) {
@@ -204,14 +206,68 @@ class Problem : public Napi::ObjectWrap<Problem> {
     return Napi::Number::New(info.Env(), k_->forward(p_, &js_));
   }
 
-  // gram(G: Float64Array of n*n, withV: boolean)
-  Napi::Value Gram(const Napi::CallbackInfo& info) {
+  // linearize(): fixes the Jacobian at the current W, v (see kernel.h).
+  Napi::Value Linearize(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Live(env);
-    Typed G = typed_arg(info, 0, napi_float64_array, size_t(n_) * size_t(n_), "G");
+    if (k_->linearize(p_, &js_) != 0) throw Napi::Error::New(env, "native engine: out of memory in linearize()");
+    return env.Undefined();
+  }
+
+  void Linearized(Napi::Env env) const {
+    Live(env);
+    if (!k_->linearized(p_)) throw Napi::Error::New(env, "native problem: call linearize() first");
+  }
+
+  // A Float64Array argument of the given length, or null when `nullable` and the argument is null.
+  double* f64_arg(const Napi::CallbackInfo& info, size_t i, size_t length, const char* name, bool nullable) {
+    if (nullable && (info[i].IsNull() || info[i].IsUndefined())) return nullptr;
+    return static_cast<double*>(typed_arg(info, i, napi_float64_array, length, name).data);
+  }
+
+  // jvp(dW: d*m, dv: m | null, out: n)
+  Napi::Value Jvp(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Linearized(env);
+    const size_t dm = size_t(d_) * size_t(m_);
+    double* dW = f64_arg(info, 0, dm, "dW", false);
+    double* dv = f64_arg(info, 1, size_t(m_), "dv", true);
+    double* out = f64_arg(info, 2, size_t(n_), "out", false);
+    k_->jvp(p_, dW, dv, out);
+    return env.Undefined();
+  }
+
+  // vjp(z: n, gW: d*m, gv: m | null)
+  Napi::Value Vjp(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Linearized(env);
+    const size_t dm = size_t(d_) * size_t(m_);
+    double* z = f64_arg(info, 0, size_t(n_), "z", false);
+    double* gW = f64_arg(info, 1, dm, "gW", false);
+    double* gv = f64_arg(info, 2, size_t(m_), "gv", true);
+    k_->vjp(p_, z, gW, gv);
+    return env.Undefined();
+  }
+
+  // gram(G: Float64Array of n*n, withV: boolean): J J^T at the last linearization, by BLAS when the
+  // addon has it (and NARROWSWEEP_NO_LAPACK is unset), else by the kernel's register tiles.
+  Napi::Value Gram(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Linearized(env);
+    double* G = f64_arg(info, 0, size_t(n_) * size_t(n_), "G", false);
     const bool withV = info[1].ToBoolean().Value();
-    if (k_->gram(p_, &js_, static_cast<double*>(G.data), withV ? 1 : 0) != 0)
-      throw Napi::Error::New(env, "native engine: out of memory in gram()");
+    const bool blas = info.Length() > 2 && info[2].ToBoolean().Value();
+#if defined(NARROWSWEEP_LAPACK)
+    if (blas) {
+      LinViews v;
+      k_->views(p_, &v);
+      if (!gram_blas(v, n_, G, withV ? 1 : 0)) throw Napi::Error::New(env, "native engine: out of memory in gram()");
+      return env.Undefined();
+    }
+#else
+    (void)blas;
+#endif
+    k_->gram_tiles(p_, G, withV ? 1 : 0);
     return env.Undefined();
   }
 
@@ -235,10 +291,54 @@ class Problem : public Napi::ObjectWrap<Problem> {
 class Addon : public Napi::Addon<Addon> {
  public:
   Addon(Napi::Env env, Napi::Object exports) {
+#if defined(NARROWSWEEP_LAPACK)
+    linalg_init();
+    DefineAddon(exports, {InstanceValue("Problem", Problem::Define(env)), InstanceMethod("info", &Addon::Info),
+                          InstanceMethod("cholesky", &Addon::Cholesky), InstanceMethod("choleskySolve", &Addon::CholeskySolve),
+                          InstanceMethod("eigenvalues", &Addon::Eigenvalues)});
+#else
     DefineAddon(exports, {InstanceValue("Problem", Problem::Define(env)), InstanceMethod("info", &Addon::Info)});
+#endif
   }
 
  private:
+#if defined(NARROWSWEEP_LAPACK)
+  // The n x n matrix argument (row-major Float64Array) and n.
+  static double* square_arg(const Napi::CallbackInfo& info, int* n) {
+    *n = int_arg(info, 1, "n", 1);
+    return static_cast<double*>(typed_arg(info, 0, napi_float64_array, size_t(*n) * size_t(*n), "A").data);
+  }
+
+  // cholesky(A, n): true when A was positive definite (its lower triangle now holds L), else false.
+  Napi::Value Cholesky(const Napi::CallbackInfo& info) {
+    int n;
+    double* A = square_arg(info, &n);
+    const int rc = cholesky_lower(A, n);
+    if (rc < 0) throw Napi::Error::New(info.Env(), "cholesky: LAPACK dpotrf argument error " + std::to_string(rc));
+    return Napi::Boolean::New(info.Env(), rc == 0);
+  }
+
+  // choleskySolve(L, n, b): b = (L L^T)^-1 b in place.
+  Napi::Value CholeskySolve(const Napi::CallbackInfo& info) {
+    int n;
+    double* L = square_arg(info, &n);
+    double* b = static_cast<double*>(typed_arg(info, 2, napi_float64_array, size_t(n), "b").data);
+    const int rc = cholesky_solve(L, n, b);
+    if (rc != 0) throw Napi::Error::New(info.Env(), "choleskySolve: LAPACK dpotrs error " + std::to_string(rc));
+    return info[2];
+  }
+
+  // eigenvalues(A, n, w): all eigenvalues of the symmetric A into w, ascending; A is destroyed.
+  Napi::Value Eigenvalues(const Napi::CallbackInfo& info) {
+    int n;
+    double* A = square_arg(info, &n);
+    double* w = static_cast<double*>(typed_arg(info, 2, napi_float64_array, size_t(n), "w").data);
+    const int rc = symmetric_eigenvalues(A, n, w);
+    if (rc != 0) throw Napi::Error::New(info.Env(), "eigenvalues: LAPACK dsyevd_2stage error " + std::to_string(rc));
+    return info[2];
+  }
+#endif
+
   // { build: best usable kernel build, builds: usable builds, compiled: all builds in this binary,
   //   cpuFeatures: [...], compiler }
   Napi::Value Info(const Napi::CallbackInfo& info) {
@@ -261,6 +361,14 @@ class Addon : public Napi::Addon<Addon> {
     o.Set("cpuFeatures", feats);
 #if defined(__VERSION__)
     o.Set("compiler", __VERSION__);
+#endif
+#if defined(NARROWSWEEP_LAPACK)
+    Napi::Object la = Napi::Object::New(env);
+    la.Set("library", linalg_name());
+    la.Set("threads", linalg_threads());
+    o.Set("linalg", la);
+#else
+    o.Set("linalg", env.Null());
 #endif
     return o;
   }

@@ -20,6 +20,16 @@ struct JsBufs {
   const int32_t* rows; // n (minibatch row indices)
 };
 
+// The linearization's arrays, for the BLAS products in the addon: X (n x dx), A and D (n x mpd),
+// row-major doubles, zero padded.
+struct LinViews {
+  const double* X;
+  const double* A;
+  const double* D;
+  int dx;
+  int mpd;
+};
+
 struct KernelTable {
   const char* name;
   // Copies X (n x d row-major) and y once; nullptr when out of memory.
@@ -29,8 +39,17 @@ struct KernelTable {
   double (*step)(void* p, const JsBufs* js, int b, int useRows);
   // Predictions over all rows into F; returns sum r_i^2.
   double (*forward)(void* p, const JsBufs* js);
-  // Tangent-kernel Gram matrix into G (n x n); returns 0, or -1 when out of memory.
-  int (*gram)(void* p, const JsBufs* js, double* G, int withV);
+  // The Jacobian at the current W, v (in double): stores A = s(XW), D = v .* s'(XW); returns 0, or
+  // -1 when out of memory. The four entries below use the last linearization.
+  int (*linearize)(void* p, const JsBufs* js);
+  int (*linearized)(void* p);
+  void (*views)(void* p, LinViews* out);
+  // out (n) = J (dW, dv); dW is d x m, dv (m) may be null (the W block only).
+  void (*jvp)(void* p, const double* dW, const double* dv, double* out);
+  // (gW, gv) = J^T z; gv may be null.
+  void (*vjp)(void* p, const double* z, double* gW, double* gv);
+  // G = J J^T (n x n, full) by register tiles: the path without BLAS.
+  void (*gram_tiles)(void* p, double* G, int withV);
 };
 
 const KernelTable* kernels_generic();

@@ -347,14 +347,20 @@ template <class T> struct Prob {
   double* gvd;    // mpd
   double* gA;     // n x mpd
   double* gD;     // n x mpd
-  const double** gxr;  // row pointers for the Z tiles
+  double* gU;     // d x mpd: dW packed for jvp (padding stays zero)
+  double* gAcc;   // d x mpd: the vjp accumulator
+  double* gS;     // Sd x mpd: one superblock of X dW or z .* D
+  const double** gxr;  // row pointers into the double X, all n rows
+  int Sd;         // rows per superblock of the double products
+  int linearized; // whether gA, gD hold a linearization
 };
 
 template <class T> static void destroy_prob(Prob<T>* p) {
   if (!p) return;
   free(p->X); free(p->y); free(p->Wp); free(p->vp); free(p->gWp); free(p->gvs); free(p->Zs);
   free(p->Arow); free(p->yS); free(p->xr);
-  free(p->gXd); free(p->gWd); free(p->gvd); free(p->gA); free(p->gD); free(p->gxr);
+  free(p->gXd); free(p->gWd); free(p->gvd); free(p->gA); free(p->gD); free(p->gU); free(p->gAcc); free(p->gS);
+  free(p->gxr);
   free(p);
 }
 
@@ -375,6 +381,13 @@ template <class T> static Prob<T>* create_prob(const double* X, const double* y,
   S -= S % NS_R;
   if (S < NS_R) S = NS_R;
   p->S = int(S);
+  long sd = 16384 / (long(p->mpd) * 8);
+  const long sd2 = 196608 / (long(p->dx) * 8);
+  if (sd2 < sd) sd = sd2;
+  if (sd > 256) sd = 256;
+  sd -= sd % NS_R;
+  if (sd < NS_R) sd = NS_R;
+  p->Sd = int(sd);
   const size_t nn = size_t(n);
   p->X = static_cast<T*>(xalloc(nn * p->dx * sizeof(T)));
   p->y = static_cast<T*>(xalloc(nn * sizeof(T)));
@@ -616,10 +629,129 @@ template <class T, int ACT> static double forward_impl(Prob<T>* p, const JsBufs*
 }
 
 // ---------------------------------------------------------------------------------------------
-// Gram matrix (METHOD.md 2, 3b): G = (X X^T) .* (D D^T) + [withV] A A^T, D_ij = v_j s'(z_ij),
-// A = s(X W); always in double. Each entry is a product of dot products over zero-padded rows, and
-// G[i][j] and G[j][i] are computed by the same operations, so G is exactly symmetric.
+// The Jacobian at a fixed point (METHOD.md section 2), always in double: linearize() takes the
+// current W, v and stores A = s(X W) and D = v .* s'(X W) (n x mpd, zero padded); then
+//   jvp:  J (dW, dv) = rowsum(D .* (X dW)) + A dv
+//   vjp:  J^T z      = (X^T (z .* D), A^T z)
+//   gram: G = J J^T  = (X X^T) .* (D D^T) + [withV] A A^T
+// use them until the next linearize(). The addon does the Gram products with BLAS when it has
+// one; gram_tiles below is the path without.
 
+template <class T> static int lin_alloc(Prob<T>* p) {
+  if (p->gA) return 0;
+  const int n = p->n, d = p->d, mpd = p->mpd, dx = p->dx;
+  const size_t nn = size_t(n);
+  p->gWd = static_cast<double*>(xalloc(size_t(d) * mpd * sizeof(double)));
+  p->gvd = static_cast<double*>(xalloc(size_t(mpd) * sizeof(double)));
+  p->gA = static_cast<double*>(xalloc(nn * mpd * sizeof(double)));
+  p->gD = static_cast<double*>(xalloc(nn * mpd * sizeof(double)));
+  p->gU = static_cast<double*>(xalloc(size_t(d) * mpd * sizeof(double)));
+  p->gAcc = static_cast<double*>(xalloc(size_t(d) * mpd * sizeof(double)));
+  p->gS = static_cast<double*>(xalloc(size_t(p->Sd) * mpd * sizeof(double)));
+  p->gxr = static_cast<const double**>(xalloc(nn * sizeof(double*)));
+  if (sizeof(T) != 8) p->gXd = static_cast<double*>(xalloc(nn * dx * sizeof(double)));
+  if (!p->gWd || !p->gvd || !p->gA || !p->gD || !p->gU || !p->gAcc || !p->gS || !p->gxr ||
+      (sizeof(T) != 8 && !p->gXd)) {
+    free(p->gWd); free(p->gvd); free(p->gA); free(p->gD); free(p->gU); free(p->gAcc); free(p->gS);
+    free(p->gxr); free(p->gXd);
+    p->gWd = p->gvd = p->gA = p->gD = p->gU = p->gAcc = p->gS = p->gXd = nullptr;
+    p->gxr = nullptr;
+    return -1;
+  }
+  if (sizeof(T) != 8)
+    for (size_t q = 0; q < nn * dx; q++) p->gXd[q] = double(p->X[q]);
+  memset(p->gWd, 0, size_t(d) * mpd * sizeof(double));
+  memset(p->gU, 0, size_t(d) * mpd * sizeof(double));
+  memset(p->gvd, 0, size_t(mpd) * sizeof(double));
+  const double* Xd = sizeof(T) == 8 ? reinterpret_cast<const double*>(p->X) : p->gXd;
+  for (int i = 0; i < n; i++) p->gxr[i] = Xd + size_t(i) * dx;
+  return 0;
+}
+
+template <class T> static const double* lin_X(const Prob<T>* p) {
+  return sizeof(T) == 8 ? reinterpret_cast<const double*>(p->X) : p->gXd;
+}
+
+template <class T, int ACT> static int linearize_impl(Prob<T>* p, const JsBufs* js) {
+  if (lin_alloc(p) != 0) return -1;
+  const int N = VT<double>::N, n = p->n, d = p->d, m = p->m, mpd = p->mpd;
+  const T* W = static_cast<const T*>(js->W);
+  const T* v = static_cast<const T*>(js->v);
+  for (int k = 0; k < d; k++)
+    for (int j = 0; j < m; j++) p->gWd[size_t(k) * mpd + j] = double(W[size_t(k) * m + j]);
+  for (int j = 0; j < m; j++) p->gvd[j] = double(v[j]);
+  for (int s0 = 0; s0 < n; s0 += p->Sd) {
+    const int sb = imin(p->Sd, n - s0);
+    double* Z = p->gA + size_t(s0) * mpd;  // Z, turned into A below
+    zblock<double>(p->gxr + s0, sb, p->gWd, mpd, d, Z);
+    for (int i = s0; i < s0 + sb; i++) {
+      double* zrow = p->gA + size_t(i) * mpd;
+      double* drow = p->gD + size_t(i) * mpd;
+      for (int c = 0; c < mpd; c += N) {
+        vd a, ds;
+        actv<ACT, true>(ld<double>(zrow + c), a, ds);
+        st<double>(zrow + c, a);
+        st<double>(drow + c, ds * ld<double>(p->gvd + c));
+      }
+      for (int j = m; j < mpd; j++) zrow[j] = 0;  // s(0) of the padding need not be 0
+    }
+  }
+  p->linearized = 1;
+  return 0;
+}
+
+template <class T> static void views_impl(const Prob<T>* p, LinViews* out) {
+  out->X = lin_X(p);
+  out->A = p->gA;
+  out->D = p->gD;
+  out->dx = p->dx;
+  out->mpd = p->mpd;
+}
+
+template <class T> static void jvp_impl(Prob<T>* p, const double* dW, const double* dv, double* out) {
+  const int N = VT<double>::N, n = p->n, d = p->d, m = p->m, mpd = p->mpd;
+  for (int k = 0; k < d; k++) memcpy(p->gU + size_t(k) * mpd, dW + size_t(k) * m, size_t(m) * sizeof(double));
+  for (int s0 = 0; s0 < n; s0 += p->Sd) {
+    const int sb = imin(p->Sd, n - s0);
+    zblock<double>(p->gxr + s0, sb, p->gU, mpd, d, p->gS);  // (X dW) for the superblock
+    for (int r = 0; r < sb; r++) {
+      const double* t = p->gS + size_t(r) * mpd;
+      const double* D = p->gD + size_t(s0 + r) * mpd;
+      vd acc = {};
+      for (int c = 0; c < mpd; c += N) acc += ld<double>(D + c) * ld<double>(t + c);
+      double s = hsum<double>(acc);
+      if (dv) {
+        const double* A = p->gA + size_t(s0 + r) * mpd;
+        for (int j = 0; j < m; j++) s += A[j] * dv[j];
+      }
+      out[s0 + r] = s;
+    }
+  }
+}
+
+template <class T> static void vjp_impl(Prob<T>* p, const double* z, double* gW, double* gv) {
+  const int N = VT<double>::N, n = p->n, d = p->d, m = p->m, mpd = p->mpd;
+  memset(p->gAcc, 0, size_t(d) * mpd * sizeof(double));
+  if (gv) memset(gv, 0, size_t(m) * sizeof(double));
+  for (int s0 = 0; s0 < n; s0 += p->Sd) {
+    const int sb = imin(p->Sd, n - s0);
+    for (int r = 0; r < sb; r++) {
+      const double zi = z[s0 + r];
+      const double* D = p->gD + size_t(s0 + r) * mpd;
+      double* g = p->gS + size_t(r) * mpd;
+      for (int c = 0; c < mpd; c += N) st<double>(g + c, zi * ld<double>(D + c));
+      if (gv) {
+        const double* A = p->gA + size_t(s0 + r) * mpd;
+        for (int j = 0; j < m; j++) gv[j] += A[j] * zi;
+      }
+    }
+    gwblock<double>(p->gxr + s0, sb, p->gS, mpd, d, p->gAcc);
+  }
+  for (int k = 0; k < d; k++) memcpy(gW + size_t(k) * m, p->gAcc + size_t(k) * mpd, size_t(m) * sizeof(double));
+}
+
+// The Gram matrix by register tiles. Each entry is a product of dot products over zero-padded
+// rows, and G[i][j] and G[j][i] are computed by the same operations, so G is exactly symmetric.
 enum { GI = 2, GJ = 4 };
 
 template <int TI, int TJ>
@@ -655,46 +787,9 @@ static inline void gram_tile(Prob<T>* p, const double* Xd, int i0, int j0, doubl
     }
 }
 
-template <class T, int ACT> static int gram_impl(Prob<T>* p, const JsBufs* js, double* G, int withV) {
-  const int N = VT<double>::N, n = p->n, d = p->d, m = p->m, mpd = p->mpd, dx = p->dx;
-  const size_t nn = size_t(n);
-  if (!p->gA) {
-    p->gWd = static_cast<double*>(xalloc(size_t(d) * mpd * sizeof(double)));
-    p->gvd = static_cast<double*>(xalloc(size_t(mpd) * sizeof(double)));
-    p->gA = static_cast<double*>(xalloc(nn * mpd * sizeof(double)));
-    p->gD = static_cast<double*>(xalloc(nn * mpd * sizeof(double)));
-    p->gxr = static_cast<const double**>(xalloc(nn * sizeof(double*)));
-    if (sizeof(T) != 8) p->gXd = static_cast<double*>(xalloc(nn * dx * sizeof(double)));
-    if (!p->gWd || !p->gvd || !p->gA || !p->gD || !p->gxr || (sizeof(T) != 8 && !p->gXd)) {
-      free(p->gWd); free(p->gvd); free(p->gA); free(p->gD); free(p->gxr); free(p->gXd);
-      p->gWd = p->gvd = p->gA = p->gD = p->gXd = nullptr;
-      p->gxr = nullptr;
-      return -1;
-    }
-    if (sizeof(T) != 8)
-      for (size_t q = 0; q < nn * dx; q++) p->gXd[q] = double(p->X[q]);
-    memset(p->gWd, 0, size_t(d) * mpd * sizeof(double));
-    memset(p->gvd, 0, size_t(mpd) * sizeof(double));
-  }
-  const double* Xd = sizeof(T) == 8 ? reinterpret_cast<const double*>(p->X) : p->gXd;
-  const T* W = static_cast<const T*>(js->W);
-  const T* v = static_cast<const T*>(js->v);
-  for (int k = 0; k < d; k++)
-    for (int j = 0; j < m; j++) p->gWd[size_t(k) * mpd + j] = double(W[size_t(k) * m + j]);
-  for (int j = 0; j < m; j++) p->gvd[j] = double(v[j]);
-  for (int i = 0; i < n; i++) p->gxr[i] = Xd + size_t(i) * dx;
-  zblock<double>(p->gxr, n, p->gWd, mpd, d, p->gA);  // Z, turned into A below
-  for (int i = 0; i < n; i++) {
-    double* zrow = p->gA + size_t(i) * mpd;
-    double* drow = p->gD + size_t(i) * mpd;
-    for (int c = 0; c < mpd; c += N) {
-      vd a, ds;
-      actv<ACT, true>(ld<double>(zrow + c), a, ds);
-      st<double>(zrow + c, a);
-      st<double>(drow + c, ds * ld<double>(p->gvd + c));
-    }
-    for (int j = m; j < mpd; j++) zrow[j] = 0;  // s(0) of the padding need not be 0
-  }
+template <class T> static void gram_tiles_impl(Prob<T>* p, double* G, int withV) {
+  const int n = p->n;
+  const double* Xd = lin_X(p);
   const int ni = n - n % GI, nj = n - n % GJ;
   for (int i0 = 0; i0 < ni; i0 += GI) {
     const int jstart = i0 - i0 % GJ;
@@ -703,7 +798,6 @@ template <class T, int ACT> static int gram_impl(Prob<T>* p, const JsBufs* js, d
   }
   for (int i = ni; i < n; i++)
     for (int j = 0; j < n; j++) gram_tile<T, 1, 1>(p, Xd, i, j, G, withV);
-  return 0;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -770,18 +864,58 @@ static double t_forward(void* ph, const JsBufs* js) {
   }
 }
 
-static int t_gram(void* ph, const JsBufs* js, double* G, int withV) {
+static int t_linearize(void* ph, const JsBufs* js) {
   Handle* h = static_cast<Handle*>(ph);
   if (h->f32) {
     Prob<float>* p = static_cast<Prob<float>*>(h->prob);
-    NS_ACT_SWITCH(float, gram_impl, p, js, G, withV)
+    NS_ACT_SWITCH(float, linearize_impl, p, js)
   } else {
     Prob<double>* p = static_cast<Prob<double>*>(h->prob);
-    NS_ACT_SWITCH(double, gram_impl, p, js, G, withV)
+    NS_ACT_SWITCH(double, linearize_impl, p, js)
   }
 }
 
-static const KernelTable kTable = {NS_NAME, t_create, t_destroy, t_step, t_forward, t_gram};
+// Calls f(prob) with the problem's own type.
+#define NS_BY_DTYPE(h, CALL)                                         \
+  do {                                                               \
+    if ((h)->f32) {                                                  \
+      Prob<float>* p = static_cast<Prob<float>*>((h)->prob);         \
+      CALL;                                                          \
+    } else {                                                         \
+      Prob<double>* p = static_cast<Prob<double>*>((h)->prob);       \
+      CALL;                                                          \
+    }                                                                \
+  } while (0)
+
+static int t_linearized(void* ph) {
+  Handle* h = static_cast<Handle*>(ph);
+  int out = 0;
+  NS_BY_DTYPE(h, out = p->linearized);
+  return out;
+}
+
+static void t_views(void* ph, LinViews* out) {
+  Handle* h = static_cast<Handle*>(ph);
+  NS_BY_DTYPE(h, views_impl(p, out));
+}
+
+static void t_jvp(void* ph, const double* dW, const double* dv, double* out) {
+  Handle* h = static_cast<Handle*>(ph);
+  NS_BY_DTYPE(h, jvp_impl(p, dW, dv, out));
+}
+
+static void t_vjp(void* ph, const double* z, double* gW, double* gv) {
+  Handle* h = static_cast<Handle*>(ph);
+  NS_BY_DTYPE(h, vjp_impl(p, z, gW, gv));
+}
+
+static void t_gram_tiles(void* ph, double* G, int withV) {
+  Handle* h = static_cast<Handle*>(ph);
+  NS_BY_DTYPE(h, gram_tiles_impl(p, G, withV));
+}
+
+static const KernelTable kTable = {NS_NAME,      t_create, t_destroy, t_step,  t_forward,
+                                   t_linearize,  t_linearized, t_views, t_jvp, t_vjp, t_gram_tiles};
 
 }  // namespace
 

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { referenceEngine } from '../core/reference.js';
 import { Rng } from '../core/rng.js';
 import type { Dtype, Engine, Problem } from '../core/types.js';
-import { loadNativeEngine, nativeInfo } from '../engines/native.js';
+import { loadNativeEngine, nativeInfo, nativeLinalgInfo } from '../engines/native.js';
 import { selectEngine } from '../engines/select.js';
 
 const USAGE = `usage: narrowsweep doctor [--seconds 2]
@@ -90,6 +90,10 @@ export async function main(argv: string[]): Promise<number> {
   console.log(`engine (auto, float64): ${chosen}`);
   console.log(`native addon: ${info.available ? `available, kernel build ${info.variant} (usable here: ${info.variants.join(', ')})` : `unavailable (${info.reason})`}`);
   console.log(`CPU: ${cpuModel()}; features: ${features.join(' ') || 'unknown'}`);
+  const la = nativeLinalgInfo();
+  console.log(la.lapack !== null
+    ? `linear algebra: ${la.lapack} (LAPACK and BLAS, ${la.threads} thread per worker): Gram matrix, Cholesky, eigenvalues`
+    : `linear algebra: TypeScript (src/core/linalg.ts), because LAPACK is unavailable: ${la.reason}`);
 
   const { list, notes } = await engines();
   for (const note of notes) console.log(`  not benchmarked: ${note}`);

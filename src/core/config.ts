@@ -42,7 +42,7 @@ export const DEFAULTS = {
   seconds: 60,
   epsilon: 1e-4,
   logEvery: 0,
-  certificateMaxN: 1000,
+  certificateMaxN: 4000,
   dtype: 'float64',
   engine: 'auto',
 } as const;

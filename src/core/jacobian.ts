@@ -1,8 +1,10 @@
 // The Jacobian J of F(W, v) = s(XW) v (METHOD.md section 2), used matrix-free:
 // row i, block j of J_W is v_j s'(x_i . w_j) x_i; the v block is J_v = A = s(XW).
 // Every function here is O(n d m) or the O(n^2 (d + m)) Gram matrix; none is on the training step.
+// This is the TypeScript path and the oracle; engines with a compiled Jacobian
+// (Problem.linearize) take its place in a run.
 import { act, dact } from './activations.js';
-import type { Activation, FloatArray } from './types.js';
+import type { Activation, FloatArray, Linearization, Problem } from './types.js';
 
 /** The data and the point at which J is taken, with s(Z) and v .* s'(Z) precomputed. */
 export interface JacobianAt {
@@ -87,30 +89,16 @@ export function gramTS(J: JacobianAt, withV: boolean, G: Float64Array): Float64A
 }
 
 /**
- * lambda_max(J J^T) by power iteration on J^T J (matrix-free), from a fixed start so the result
- * is deterministic. Relative tolerance `tol` on successive Rayleigh quotients.
+ * The Jacobian at the problem's current W, v: the engine's compiled one when it has it, else this
+ * file's TypeScript one (with the engine's Gram matrix when it has that). Valid while W and v stay.
  */
-export function lambdaMax(J: JacobianAt, withV: boolean, start: Float64Array, tol = 1e-6, maxIter = 500): number {
-  const { n, d, m } = J;
-  const uW = new Float64Array(d * m), uv = withV ? new Float64Array(m) : null;
-  uW.set(start.subarray(0, d * m));
-  if (uv) uv.set(start.subarray(d * m, d * m + m));
-  const Ju = new Float64Array(n);
-  let lambda = 0;
-  for (let it = 0; it < maxIter; it++) {
-    let nrm = 0;
-    for (let q = 0; q < uW.length; q++) nrm += uW[q]! * uW[q]!;
-    if (uv) for (let j = 0; j < m; j++) nrm += uv[j]! * uv[j]!;
-    nrm = Math.sqrt(nrm);
-    if (nrm === 0) return 0;
-    for (let q = 0; q < uW.length; q++) uW[q]! /= nrm;
-    if (uv) for (let j = 0; j < m; j++) uv[j]! /= nrm;
-    jvp(J, uW, uv, Ju);
-    let next = 0;
-    for (let i = 0; i < n; i++) next += Ju[i]! * Ju[i]!; // u^T J^T J u with ||u|| = 1
-    vjp(J, Ju, uW, uv);
-    if (it > 2 && Math.abs(next - lambda) <= tol * next) return next;
-    lambda = next;
-  }
-  return lambda;
+export function linearize(prob: Problem, X: Float64Array): Linearization {
+  if (prob.linearize) return prob.linearize();
+  const J = jacobianAt(X, prob.n, prob.d, prob.m, prob.W, prob.v, prob.activation);
+  return {
+    n: J.n, d: J.d, m: J.m,
+    jvp: (dW, dv, out) => { jvp(J, dW, dv, out); },
+    vjp: (z, gW, gv) => { vjp(J, z, gW, gv); },
+    gram: prob.gram ? (G, withV) => { prob.gram!(G, withV); } : (G, withV) => { gramTS(J, withV, G); },
+  };
 }

@@ -1,8 +1,11 @@
 // Dense symmetric linear algebra on flat row-major Float64Arrays, for the n x n Gram matrix J J^T:
-// Cholesky (lm steps, the auto radius) and eigenvalues (sigma_min certificate).
+// Cholesky (lm steps, the auto radius) and eigenvalues (sigma_min certificate). This is the
+// TypeScript path (tsLinalg), used when the engine brings no LAPACK (src/engines/native.ts does,
+// through OpenBLAS), and the oracle the compiled path is tested against.
 // Written here rather than taken from ml-matrix: that library always accumulates eigenvectors
 // (3-4x the work of eigenvalues alone) and works on its own Matrix objects, which would mean a copy
 // of the n x n matrix per call inside the lm loop.
+import type { DenseLinalg } from './types.js';
 
 /** In-place Cholesky: the lower triangle of A becomes L with A = L L^T. Returns false if A is not positive definite. */
 export function cholesky(A: Float64Array, n: number): boolean {
@@ -80,13 +83,34 @@ export function symmetricEigenvalues(A: Float64Array, n: number): Float64Array {
     dg[i] = h;
   }
   for (let i = 0; i < n; i++) dg[i] = A[i * n + i]!;
-  tql1(dg, e, n);
+  tql(dg, e, n, null);
   dg.sort();
   return dg;
 }
 
-/** Implicit QL on a tridiagonal matrix (diagonal d, subdiagonal e[1..n-1]); eigenvalues into d. */
-function tql1(d: Float64Array, e: Float64Array, n: number): void {
+/**
+ * The largest eigenvalue theta of the symmetric tridiagonal matrix with diagonal `alpha` (k
+ * entries) and off-diagonal `beta` (k - 1), and the last component s of its unit eigenvector: the
+ * top Ritz pair of a Lanczos run, whose residual is |beta_k s| (src/core/lanczos.ts).
+ */
+export function tridiagonalTop(alpha: ArrayLike<number>, beta: ArrayLike<number>): { theta: number; s: number } {
+  const k = alpha.length;
+  const d = Float64Array.from(alpha), e = new Float64Array(k);
+  for (let i = 1; i < k; i++) e[i] = beta[i - 1]!;
+  const z = new Float64Array(k);
+  z[k - 1] = 1; // the last row of the identity; the QL rotations turn it into the eigenvectors' last row
+  tql(d, e, k, z);
+  let top = 0;
+  for (let i = 1; i < k; i++) if (d[i]! > d[top]!) top = i;
+  return { theta: d[top]!, s: z[top]! };
+}
+
+/**
+ * Implicit QL on a tridiagonal matrix (diagonal d, subdiagonal e[1..n-1]); eigenvalues into d, in
+ * no particular order. With `z`, one row of the eigenvector matrix is carried along (start it at a
+ * row of the identity): EISPACK tql2's vector update restricted to that row.
+ */
+function tql(d: Float64Array, e: Float64Array, n: number, z: Float64Array | null): void {
   for (let i = 1; i < n; i++) e[i - 1] = e[i]!;
   if (n > 0) e[n - 1] = 0;
   // e[m] is negligible when it is tiny against its neighbours on the diagonal, or against the
@@ -124,6 +148,7 @@ function tql1(d: Float64Array, e: Float64Array, n: number): void {
           p = s * r;
           d[i + 1] = g + p;
           g = c * r - b;
+          if (z) { const zf = z[i + 1]!; z[i + 1] = s * z[i]! + c * zf; z[i] = c * z[i]! - s * zf; }
         }
         if (underflow) continue;
         d[l] = d[l]! - p; e[l] = g; e[m] = 0;
@@ -131,3 +156,11 @@ function tql1(d: Float64Array, e: Float64Array, n: number): void {
     } while (m !== l);
   }
 }
+
+/** The TypeScript dense linear algebra of this file, as the core's default DenseLinalg. */
+export const tsLinalg: DenseLinalg = {
+  name: 'TypeScript',
+  cholesky,
+  choleskySolve,
+  symmetricEigenvalues,
+};

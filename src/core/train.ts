@@ -1,14 +1,15 @@
 // Training one configuration (METHOD.md sections 3-5): the optimizers, the ball constraint, the
 // lm probe, and the certificates a run reports. Pure: the engine and the data are handed in.
 import { initParams } from './init.js';
-import { gramTS, jacobianAt, lambdaMax, vjp } from './jacobian.js';
-import type { JacobianAt } from './jacobian.js';
-import { cholesky, choleskySolve, symmetricEigenvalues } from './linalg.js';
+import { linearize } from './jacobian.js';
+import { tsLinalg } from './linalg.js';
+import { BudgetStop, lambdaMax, smallestEigenvalue } from './lanczos.js';
 import { Rng } from './rng.js';
 import { canonicalData } from './data.js';
-import { act } from './activations.js';
 import { DEFAULTS } from './config.js';
-import type { Dataset, Engine, FloatArray, Milestone, Problem, ResolvedConfig, RunResult, RunStatus } from './types.js';
+import type {
+  Dataset, DenseLinalg, Engine, FloatArray, Linearization, Milestone, Problem, ResolvedConfig, RunResult, RunStatus,
+} from './types.js';
 
 export const MILESTONES = [1e-2, 1e-4, 1e-6] as const;
 
@@ -102,17 +103,25 @@ function shrinkInto(W: FloatArray, W0: Float64Array, start: number, stride: numb
   }
 }
 
-/** sigma_min(J_W) from the smallest eigenvalue of the n x n Gram matrix J J^T (METHOD.md section 5). */
-export function sigmaMinFromGram(G: Float64Array, n: number): number | null {
-  // An overflowed Gram matrix (huge outputScale or weights) has no certificate; never throw for it.
-  if (!allFinite(G)) return null;
-  let ev: Float64Array;
+/** A fixed start vector in R^n for the Lanczos runs of the certificate (any generic vector will do). */
+function certificateStart(n: number): Float64Array {
+  return new Rng(`lanczos-min|n=${n}`).fillNormal(new Float64Array(n));
+}
+
+/**
+ * sigma_min(J_W) from the smallest eigenvalue of the n x n Gram matrix J J^T (METHOD.md section 5),
+ * by Lanczos on its inverse (src/core/lanczos.ts). Null when G is not finite (overflow: no
+ * certificate, never a lost run).
+ */
+export function sigmaMinFromGram(G: Float64Array, n: number, la: DenseLinalg = tsLinalg, shouldStop?: () => boolean): number | null {
+  let lambda: number | null;
   try {
-    ev = symmetricEigenvalues(G.slice(), n);
-  } catch {
+    lambda = smallestEigenvalue(G, n, la, certificateStart(n), { shouldStop });
+  } catch (err) {
+    if (err instanceof BudgetStop) throw err;
     return null; // no certificate rather than losing the run's result
   }
-  return Math.sqrt(Math.max(ev[0] ?? 0, 0));
+  return lambda === null || !Number.isFinite(lambda) ? null : Math.sqrt(Math.max(lambda, 0));
 }
 
 function allFinite(a: ArrayLike<number>): boolean {
@@ -120,27 +129,27 @@ function allFinite(a: ArrayLike<number>): boolean {
   return true;
 }
 
-function gramAt(prob: Problem, ds: Dataset, withV: boolean, J?: JacobianAt): Float64Array {
-  const G = new Float64Array(ds.n * ds.n);
-  if (prob.gram) { prob.gram(G, withV); return G; }
-  return gramTS(J ?? jacobianAt(ds.X, ds.n, ds.d, prob.m, prob.W, prob.v, prob.activation), withV, G);
+function gramOf(J: Linearization, withV: boolean): Float64Array {
+  const G = new Float64Array(J.n * J.n);
+  J.gram(G, withV);
+  return G;
 }
 
 /**
  * `radius: auto` (METHOD.md 3b): kappa * ||J0^T (J0 J0^T + lambda I)^-1 (y - F0)||,
- * lambda = 1e-6 trace(J0 J0^T) / n, with J0 the W block at the initial point.
+ * lambda = 1e-6 trace(J0 J0^T) / n, with J0 the W block at the initial point and G its Gram matrix.
  */
-export function autoRadius(G: Float64Array, J: JacobianAt, residual: Float64Array, kappa: number): number {
+export function autoRadius(G: Float64Array, J: Pick<Linearization, 'n' | 'd' | 'm' | 'vjp'>, residual: Float64Array, kappa: number, la: DenseLinalg = tsLinalg): number {
   const n = J.n;
   let tr = 0;
   for (let i = 0; i < n; i++) tr += G[i * n + i]!;
   const lambda = 1e-6 * tr / n;
   const M = G.slice();
   for (let i = 0; i < n; i++) M[i * n + i]! += lambda > 0 ? lambda : 1e-300;
-  if (!cholesky(M, n)) throw new Error('radius auto: the regularised Gram matrix is not positive definite');
-  const alpha = choleskySolve(M, n, residual.slice());
+  if (!la.cholesky(M, n)) throw new Error('radius auto: the regularised Gram matrix is not positive definite');
+  const alpha = la.choleskySolve(M, n, residual.slice());
   const dW = new Float64Array(J.d * J.m);
-  vjp(J, alpha, dW, null);
+  J.vjp(alpha, dW, null);
   return kappa * Math.sqrt(sumSq(dW));
 }
 
@@ -181,40 +190,54 @@ function trainOn(
   const rel = (sse: number) => (ySq > 0 ? sse / ySq : sse);
 
   // ---- start-of-run quantities: certificate, learning rate, radius ----
+  const la = engine.linalg ?? tsLinalg;
+  // The seconds budget also holds inside the start-up phases and a long lm iteration: each
+  // Lanczos iteration and each lm damping trial checks it.
+  const outOfTime = (): boolean => now() - t0 >= cfg.seconds || hooks.shouldStop?.() === true;
   const needGram = n <= cfg.certificateMaxN || (cfg.constraint === 'ball' && cfg.radius === 'auto') || cfg.optimizer === 'lm';
-  const J0 = jacobianAt(ds.X, n, d, m, prob.W, prob.v, activation);
-  let G0: Float64Array | null = needGram ? gramAt(prob, ds, false, J0) : null;
-  const sigmaMinJStart = G0 && n <= cfg.certificateMaxN ? sigmaMinFromGram(G0, n) : null;
-  // NaN/Inf already at the start (overflow from a huge outputScale, say): report, do not train.
-  prob.forward();
-  let startBroken: string | null = !allFinite(prob.F) ? 'the network output at the initial point is not finite'
-    : G0 !== null && !allFinite(G0) ? 'the Gram matrix J J^T at the initial point is not finite (overflow)' : null;
-
+  let J0: Linearization | null = null;
+  let G0: Float64Array | null = null;
+  let sigmaMinJStart: number | null = null;
+  let startBroken: string | null = null;
+  let stoppedIn: string | null = null;
   let lambdaMaxK: number | null = null;
   let lr: number | null = null;
-  if (cfg.optimizer !== 'lm' && startBroken === null) {
-    if (cfg.lr === 'auto') {
-      if (cfg.optimizer === 'adam') lr = DEFAULTS.adamAutoLr * cfg.lrScale;
-      else {
-        const start = new Rng(`power|seed=${cfg.seed}|d=${d}|m=${m}`).fillNormal(new Float64Array(d * m + m));
-        lambdaMaxK = lambdaMax(J0, cfg.trainOutput, start);
-        const L = lambdaMaxK / n; // METHOD.md 3b: L = lambda_max(J0 J0^T) / n
-        lr = L > 0 ? cfg.lrScale / L : cfg.lrScale;
-        // overflow (huge outputScale) caught here too when n > certificateMaxN left G0 uncomputed
-        if (!Number.isFinite(lambdaMaxK)) startBroken = 'lambda_max of the tangent kernel at the initial point is not finite (overflow)';
-      }
-    } else lr = cfg.lr * cfg.lrScale;
-  }
-
   let radius: number | null = null;
-  if (cfg.constraint === 'ball' && startBroken === null) {
-    if (cfg.radius === 'auto') {
-      // prob.F is F(W0, v0): forwarded once at the start above
-      const resid = new Float64Array(n);
-      for (let i = 0; i < n; i++) resid[i] = ds.y[i]! - prob.F[i]!;
-      radius = autoRadius(G0!, J0, resid, cfg.kappa);
-    } else if (typeof cfg.radius === 'number') radius = cfg.radius;
-    else radius = cfg.radius.relative * Math.sqrt(sumSq(W0));
+  try {
+    J0 = linearize(prob, ds.X);
+    G0 = needGram ? gramOf(J0, false) : null;
+    if (G0 !== null && n <= cfg.certificateMaxN) sigmaMinJStart = sigmaMinFromGram(G0, n, la, outOfTime);
+    // NaN/Inf already at the start (overflow from a huge outputScale, say): report, do not train.
+    prob.forward();
+    startBroken = !allFinite(prob.F) ? 'the network output at the initial point is not finite'
+      : G0 !== null && !allFinite(G0) ? 'the Gram matrix J J^T at the initial point is not finite (overflow)' : null;
+
+    if (cfg.optimizer !== 'lm' && startBroken === null) {
+      if (cfg.lr === 'auto') {
+        if (cfg.optimizer === 'adam') lr = DEFAULTS.adamAutoLr * cfg.lrScale;
+        else {
+          const start = new Rng(`lanczos|seed=${cfg.seed}|n=${n}`).fillNormal(new Float64Array(n));
+          lambdaMaxK = lambdaMax(J0, cfg.trainOutput, start, { shouldStop: outOfTime }).value;
+          const L = lambdaMaxK / n; // METHOD.md 3b: L = lambda_max(J0 J0^T) / n
+          lr = L > 0 ? cfg.lrScale / L : cfg.lrScale;
+          // overflow (huge outputScale) caught here too when n > certificateMaxN left G0 uncomputed
+          if (!Number.isFinite(lambdaMaxK)) startBroken = 'lambda_max of the tangent kernel at the initial point is not finite (overflow)';
+        }
+      } else lr = cfg.lr * cfg.lrScale;
+    }
+
+    if (cfg.constraint === 'ball' && startBroken === null) {
+      if (cfg.radius === 'auto') {
+        // prob.F is F(W0, v0): forwarded once at the start above
+        const resid = new Float64Array(n);
+        for (let i = 0; i < n; i++) resid[i] = ds.y[i]! - prob.F[i]!;
+        radius = autoRadius(G0!, J0, resid, cfg.kappa, la);
+      } else if (typeof cfg.radius === 'number') radius = cfg.radius;
+      else radius = cfg.radius.relative * Math.sqrt(sumSq(W0));
+    }
+  } catch (err) {
+    if (!(err instanceof BudgetStop)) throw err;
+    stoppedIn = err.phase;
   }
   if (cfg.optimizer !== 'lm') G0 = null; // free the n x n matrix before the loop
 
@@ -259,12 +282,20 @@ function trainOn(
   };
 
   let constraintHit = false;
-  if (startBroken !== null) {
+  if (stoppedIn !== null) {
+    status = 'timeout';
+    message = hooks.shouldStop?.() === true ? `stopped during ${stoppedIn}, before iteration 0`
+      : `seconds budget (${cfg.seconds} s) reached during ${stoppedIn}, before iteration 0`;
+  } else if (startBroken !== null) {
     status = 'diverged';
     message = startBroken;
   } else if (cfg.optimizer === 'lm') {
-    const lm = runLm(prob, cfg, ds, W0, G0!, radius, observe, state, rel, hooks.afterUpdate);
+    const lm = runLm(prob, cfg, ds, W0, J0!, G0!, radius, la, outOfTime, observe, state, rel, hooks.afterUpdate);
     constraintHit = lm.constraintHit;
+    if (lm.stoppedIn !== null && status === 'ok') {
+      status = 'timeout';
+      message = `seconds budget (${cfg.seconds} s) reached during ${lm.stoppedIn} at iteration ${state.it}`;
+    }
     if (lm.stalled && status === 'ok') message = `lm: no damping lowers the loss at iteration ${state.it} (a numerically stationary point)`;
   } else {
     constraintHit = runFirstOrder(prob, cfg, W0, lr!, radius, observe, state, rel, hooks.afterUpdate);
@@ -298,10 +329,18 @@ function trainOn(
     } else kktResidual = gradNorm;
   }
 
+  // The end certificate is part of a finished run's result, so only a hard stop (the pool's run
+  // timeout, Ctrl-C) skips it; a run already out of its seconds budget has none.
   let sigmaMinJEnd: number | null = null;
-  if (finite && n <= cfg.certificateMaxN) sigmaMinJEnd = sigmaMinFromGram(gramAt(prob, ds, false), n);
+  if (finite && n <= cfg.certificateMaxN && status !== 'timeout') {
+    try {
+      sigmaMinJEnd = sigmaMinFromGram(gramOf(linearize(prob, ds.X), false), n, la, () => hooks.shouldStop?.() === true);
+    } catch (err) {
+      if (!(err instanceof BudgetStop)) throw err;
+    }
+  }
 
-  const test = finite ? testMetrics(ds, W, v, d, m, activation) : null;
+  const test = finite ? testMetrics(engine, ds, W, v, d, m, activation) : null;
   const seconds = now() - t0;
   const success = finite && status !== 'diverged' && relLoss <= epsilon;
   const result: RunResult = {
@@ -371,21 +410,24 @@ export function kkt(
   return { active, residualSq };
 }
 
-function testMetrics(ds: Dataset, W: Float64Array, v: Float64Array, d: number, m: number, a: ResolvedConfig['activation']): { loss: number; rel: number; accuracy: number } | null {
+/** Test loss and accuracy (sign agreement) of the final W, v on the test split, on the run's engine. */
+function testMetrics(engine: Engine, ds: Dataset, W: Float64Array, v: Float64Array, d: number, m: number, a: ResolvedConfig['activation']): { loss: number; rel: number; accuracy: number } | null {
   if (!ds.Xtest || !ds.ytest || ds.nTest === 0) return null;
-  let sse = 0, ySq = 0, correct = 0;
-  for (let i = 0; i < ds.nTest; i++) {
-    let f = 0;
-    for (let j = 0; j < m; j++) {
-      let z = 0;
-      for (let k = 0; k < d; k++) z += ds.Xtest[i * d + k]! * W[k * m + j]!;
-      f += act(a, z) * v[j]!;
+  const p = engine.createProblem({ X: ds.Xtest, y: ds.ytest, n: ds.nTest, d, m, activation: a });
+  try {
+    p.W.set(W);
+    p.v.set(v);
+    const sse = p.forward();
+    let ySq = 0, correct = 0;
+    for (let i = 0; i < ds.nTest; i++) {
+      const y = ds.ytest[i]!;
+      ySq += y * y;
+      if (Math.sign(p.F[i]!) === Math.sign(y)) correct++;
     }
-    const y = ds.ytest[i]!;
-    sse += (f - y) * (f - y); ySq += y * y;
-    if (Math.sign(f) === Math.sign(y)) correct++;
+    return { loss: sse / (2 * ds.nTest), rel: ySq > 0 ? sse / ySq : sse, accuracy: correct / ds.nTest };
+  } finally {
+    p.dispose();
   }
-  return { loss: sse / (2 * ds.nTest), rel: ySq > 0 ? sse / ySq : sse, accuracy: correct / ds.nTest };
 }
 
 /** gd / sgd (with optional heavy-ball momentum) / adam, optionally projected onto the ball. */
@@ -464,19 +506,22 @@ function runFirstOrder(
 /**
  * Levenberg-Marquardt on W (METHOD.md section 4): dW = J^T (J J^T + mu I)^-1 (y - F). A step that
  * lowers the loss is taken and mu shrinks by lmFactor; otherwise mu grows by lmFactor and the step
- * is retried. mu starts at lmDamping * trace(J J^T) / n.
+ * is retried. mu starts at lmDamping * trace(J J^T) / n. The Gram matrix, the Cholesky
+ * factorisations and solves and J^T alpha run on the engine's compiled paths when it has them.
  */
 function runLm(
-  prob: Problem, cfg: ResolvedConfig, ds: Dataset, W0: Float64Array, G0: Float64Array, radius: number | null,
+  prob: Problem, cfg: ResolvedConfig, ds: Dataset, W0: Float64Array, J0: Linearization, G0: Float64Array, radius: number | null,
+  la: DenseLinalg, outOfTime: () => boolean,
   observe: (rel: number | null) => boolean, state: LoopState, rel: (sse: number) => number,
   afterUpdate?: TrainHooks['afterUpdate'],
-): { constraintHit: boolean; stalled: boolean } {
-  const { n, d, m, activation } = cfg;
+): { constraintHit: boolean; stalled: boolean; stoppedIn: string | null } {
+  const { n, d, m } = cfg;
   const W = prob.W;
   const Wold = new Float64Array(d * m);
   const r = new Float64Array(n);
   const dW = new Float64Array(d * m);
-  let G = G0;
+  const G = G0;
+  let J = J0;
   let tr = 0;
   for (let i = 0; i < n; i++) tr += G[i * n + i]!;
   let mu = cfg.lmDamping * (tr > 0 ? tr / n : 1);
@@ -484,18 +529,21 @@ function runLm(
   let constraintHit = false;
   const M = new Float64Array(n * n);
   for (;;) {
-    if (observe(rel(sse))) return { constraintHit, stalled: false };
+    if (observe(rel(sse))) return { constraintHit, stalled: false, stoppedIn: null };
     for (let i = 0; i < n; i++) r[i] = ds.y[i]! - prob.F[i]!;
-    const J = jacobianAt(ds.X, n, d, m, W, prob.v, activation);
-    if (state.it > 0) G = gramAt(prob, ds, false, J);
+    if (state.it > 0) { J = linearize(prob, ds.X); J.gram(G, false); }
     Wold.set(W);
     let accepted = false;
     while (!accepted) {
+      if (outOfTime()) {
+        W.set(Wold);
+        return { constraintHit, stalled: false, stoppedIn: 'an lm iteration' };
+      }
       M.set(G);
       for (let i = 0; i < n; i++) M[i * n + i]! += mu;
-      if (cholesky(M, n)) {
-        const alpha = choleskySolve(M, n, r.slice());
-        vjp(J, alpha, dW, null);
+      if (la.cholesky(M, n)) {
+        const alpha = la.choleskySolve(M, n, r.slice());
+        J.vjp(alpha, dW, null);
         for (let q = 0; q < d * m; q++) W[q] = Wold[q]! + dW[q]!;
         const hit = radius !== null && project(W, W0, d, m, radius, cfg.projection);
         const trial = prob.forward();
@@ -514,7 +562,7 @@ function runLm(
     if (!accepted) {
       // No damping lowers the loss: a (numerically) stationary point. Restore and stop.
       W.set(Wold);
-      return { constraintHit, stalled: true };
+      return { constraintHit, stalled: true, stoppedIn: null };
     }
     state.it++;
   }

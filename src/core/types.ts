@@ -69,8 +69,47 @@ export interface Problem {
    * TypeScript version when an engine does not provide it.
    */
   gram?(G: Float64Array, withV: boolean): void;
+  /**
+   * Optional compiled Jacobian at the current W, v (in float64 whatever the dtype). The core uses
+   * its TypeScript one (src/core/jacobian.ts) when an engine does not provide it. The result stays
+   * valid until the next call of linearize() on this problem.
+   */
+  linearize?(): Linearization;
   /** Releases engine memory (wasm/native/tfjs); the problem must not be used afterwards. */
   dispose(): void;
+}
+
+/**
+ * The Jacobian J of F(W, v) = s(XW) v at a fixed point (METHOD.md section 2), as operators: the
+ * n x (dm) block J_W (row i, block j: v_j s'(x_i . w_j) x_i) and the n x m block J_v = s(XW).
+ * W-shaped arguments are d x m row-major like Problem.W.
+ */
+export interface Linearization {
+  readonly n: number;
+  readonly d: number;
+  readonly m: number;
+  /** out = J_W dW + J_v dv (dv null: the W block only). */
+  jvp(dW: Float64Array, dv: Float64Array | null, out: Float64Array): void;
+  /** gW = J_W^T z and gv = J_v^T z (gv null: the W block only). */
+  vjp(z: Float64Array, gW: Float64Array, gv: Float64Array | null): void;
+  /** G = J_W J_W^T, plus J_v J_v^T when `withV`: n x n, full, exactly symmetric, row-major. */
+  gram(G: Float64Array, withV: boolean): void;
+}
+
+/**
+ * Dense symmetric linear algebra on row-major n x n Float64Arrays (METHOD.md sections 3b, 4, 5):
+ * the Cholesky factorisation and solve of lm and `radius: auto`, and eigenvalues. The TypeScript
+ * version is src/core/linalg.ts (tsLinalg); the native engine brings LAPACK's when it has it.
+ */
+export interface DenseLinalg {
+  /** Where it comes from, e.g. "OpenBLAS 0.3.21" or "TypeScript". */
+  readonly name: string;
+  /** In place: the lower triangle of A becomes L with A = L L^T. False when A is not positive definite. */
+  cholesky(A: Float64Array, n: number): boolean;
+  /** b = (L L^T)^-1 b in place, with L from `cholesky`; returns b. */
+  choleskySolve(L: Float64Array, n: number, b: Float64Array): Float64Array;
+  /** All eigenvalues of the symmetric A, ascending; A is overwritten. */
+  symmetricEigenvalues(A: Float64Array, n: number): Float64Array;
 }
 
 export type EngineName = 'ts' | 'wasm' | 'native' | 'tfjs';
@@ -91,6 +130,8 @@ export interface Engine {
   /** Free-form description (e.g. "native avx512", "tfjs-backend-wasm"), recorded in results. */
   readonly detail: string;
   createProblem(spec: ProblemSpec): Problem;
+  /** Compiled dense linear algebra (LAPACK); the core uses tsLinalg without it. */
+  readonly linalg?: DenseLinalg;
 }
 
 // ---- configuration (METHOD.md section 4) ----

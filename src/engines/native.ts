@@ -5,17 +5,26 @@
 //
 // NARROWSWEEP_NO_NATIVE=1 makes the addon count as missing (to exercise the fallback), and
 // NARROWSWEEP_NATIVE_VARIANT=generic|avx2|avx512 forces one kernel build (for tests and benches).
+//
+// The addon also carries the run's other compiled work (issue 8): the Jacobian at a point (J u,
+// J^T z, the Gram matrix) and, when it was built with OpenBLAS (scripts/detect-lapack.mjs), LAPACK's
+// Cholesky factorisation, solve and eigenvalues and BLAS's Gram products, on one BLAS thread.
+// NARROWSWEEP_NO_LAPACK=1 leaves LAPACK unused at run time (the TypeScript linear algebra and the
+// kernel's own Gram tiles instead), to exercise that path.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ACTIVATION_CODE } from '../core/types.js';
-import type { Activation, Dtype, Engine, FloatArray, Problem, ProblemSpec } from '../core/types.js';
+import type { Activation, DenseLinalg, Dtype, Engine, FloatArray, Linearization, Problem, ProblemSpec } from '../core/types.js';
 
 interface AddonProblem {
   step(b?: number): number;
   forward(): number;
-  gram(G: Float64Array, withV: boolean): void;
+  linearize(): void;
+  jvp(dW: Float64Array, dv: Float64Array | null, out: Float64Array): void;
+  vjp(z: Float64Array, gW: Float64Array, gv: Float64Array | null): void;
+  gram(G: Float64Array, withV: boolean, blas: boolean): void;
   dispose(): void;
   readonly build: string;
 }
@@ -26,6 +35,8 @@ interface AddonInfo {
   compiled: string[];
   cpuFeatures: string[];
   compiler?: string;
+  /** The BLAS/LAPACK linked in (OpenBLAS's configuration string and its thread count), or null. */
+  linalg: { library: string; threads: number } | null;
 }
 
 interface Addon {
@@ -35,6 +46,10 @@ interface Addon {
     variant: string,
   ) => AddonProblem;
   info(): AddonInfo;
+  // Present when the addon was built with LAPACK (info().linalg not null).
+  cholesky?(A: Float64Array, n: number): boolean;
+  choleskySolve?(L: Float64Array, n: number, b: Float64Array): Float64Array;
+  eigenvalues?(A: Float64Array, n: number, w: Float64Array): Float64Array;
 }
 
 export interface NativeOptions {
@@ -65,6 +80,9 @@ function load(): { addon: Addon; info: AddonInfo } | { addon: null; reason: stri
     loaded = { addon: null, reason: `addon not built (no build/Release/${ADDON_FILE}; run npm run build:native)` };
     return loaded;
   }
+  // OpenBLAS reads this when it loads: without it, it would start a thread pool the size of the
+  // machine in every process (the addon also sets one thread when it loads, for a user's override).
+  process.env.OPENBLAS_NUM_THREADS ??= '1';
   try {
     const require = createRequire(import.meta.url);
     const addon = require(path) as Addon;
@@ -81,6 +99,32 @@ function unavailable(opts: NativeOptions): string | null {
   if (envDisabled()) return 'disabled by NARROWSWEEP_NO_NATIVE';
   const l = load();
   return l.addon === null ? l.reason : null;
+}
+
+function lapackDisabled(): boolean {
+  const v = process.env.NARROWSWEEP_NO_LAPACK;
+  return v !== undefined && v !== '' && v !== '0';
+}
+
+/** LAPACK of the addon as the core's DenseLinalg, or null (not built with it, or NARROWSWEEP_NO_LAPACK). */
+function addonLinalg(addon: Addon, info: AddonInfo): DenseLinalg | null {
+  if (info.linalg === null || lapackDisabled() || !addon.cholesky || !addon.choleskySolve || !addon.eigenvalues) return null;
+  const { cholesky, choleskySolve, eigenvalues } = addon;
+  return {
+    name: info.linalg.library.split(' ').slice(0, 2).join(' '),
+    cholesky: (A, n) => cholesky(A, n),
+    choleskySolve: (L, n, b) => choleskySolve(L, n, b),
+    symmetricEigenvalues: (A, n) => eigenvalues(A, n, new Float64Array(n)),
+  };
+}
+
+/** The linear algebra a native run uses: LAPACK's name ("OpenBLAS 0.3.21"), or why the TypeScript one. */
+export function nativeLinalgInfo(): { lapack: string | null; threads: number | null; reason: string | null } {
+  const l = load();
+  if (l.addon === null) return { lapack: null, threads: null, reason: l.reason };
+  if (l.info.linalg === null) return { lapack: null, threads: null, reason: 'the addon was built without LAPACK (install libopenblas-dev and liblapacke-dev, then npm run build:native)' };
+  if (lapackDisabled()) return { lapack: null, threads: null, reason: 'disabled by NARROWSWEEP_NO_LAPACK' };
+  return { lapack: addonLinalg(l.addon, l.info)!.name, threads: l.info.linalg.threads, reason: null };
 }
 
 function chosenVariant(opts: NativeOptions): string {
@@ -126,8 +170,11 @@ class NativeProblem implements Problem {
   readonly F: FloatArray;
   readonly rows: Int32Array;
   private handle: AddonProblem | null;
+  private readonly blas: boolean;
+  /** Counts linearize() calls, so that a stale Linearization is an error, not a silent wrong answer. */
+  private generation = 0;
 
-  constructor(addon: Addon, spec: ProblemSpec, dtype: Dtype, variant: string) {
+  constructor(addon: Addon, spec: ProblemSpec, dtype: Dtype, variant: string, blas: boolean) {
     const { n, d, m, X, y, activation } = spec;
     for (const [name, value] of [['n', n], ['d', d], ['m', m]] as const) {
       if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name}: expected a positive integer, got ${value}`);
@@ -137,6 +184,7 @@ class NativeProblem implements Problem {
     const code = ACTIVATION_CODE[activation];
     if (code === undefined) throw new RangeError(`activation: unknown "${String(activation)}"`);
     this.dtype = dtype;
+    this.blas = blas;
     this.n = n; this.d = d; this.m = m;
     this.activation = activation;
     const Arr = dtype === 'float32' ? Float32Array : Float64Array;
@@ -164,7 +212,25 @@ class NativeProblem implements Problem {
   }
 
   gram(G: Float64Array, withV: boolean): void {
-    this.live().gram(G, withV);
+    this.linearize().gram(G, withV);
+  }
+
+  linearize(): Linearization {
+    const h = this.live();
+    h.linearize();
+    const { n, d, m, blas } = this;
+    const generation = ++this.generation;
+    // The addon keeps one linearization per problem: the latest.
+    const current = (): AddonProblem => {
+      if (generation !== this.generation) throw new Error('native problem: this Linearization was replaced by a later linearize()');
+      return this.live();
+    };
+    return {
+      n, d, m,
+      jvp: (dW, dv, out) => { current().jvp(dW, dv, out); },
+      vjp: (z, gW, gv) => { current().vjp(z, gW, gv); },
+      gram: (G, withV) => { current().gram(G, withV, blas); },
+    };
   }
 
   dispose(): void {
@@ -192,10 +258,12 @@ export function loadNativeEngine(dtype: Dtype, opts: NativeOptions = {}): Engine
     throw new RangeError(`native variant "${variant}" needs CPU features this machine lacks (usable: ${l.info.builds.join(', ')})`);
   }
   const build = variant !== '' ? variant : l.info.build;
+  const linalg = addonLinalg(addon, l.info);
   return {
     name: 'native',
     dtype,
-    detail: `native ${build} (${dtype})`,
-    createProblem: (spec) => new NativeProblem(addon, spec, dtype, variant),
+    detail: `native ${build} (${dtype})${linalg ? ` + ${linalg.name}` : ''}`,
+    createProblem: (spec) => new NativeProblem(addon, spec, dtype, variant, linalg !== null),
+    ...(linalg ? { linalg } : {}),
   };
 }
