@@ -24,7 +24,7 @@ export interface LanczosResult {
 }
 
 export interface LanczosOptions {
-  /** Relative bound on the residual |beta_k s_k| of the top Ritz pair (default 1e-12). */
+  /** Relative bound on the residual |beta_k s_k| of the top Ritz pair (default 1e-10). */
   tol?: number;
   /** At most this many iterations (default min(dim, 300)). */
   maxIter?: number;
@@ -49,7 +49,7 @@ function dot(a: Float64Array, b: Float64Array): number {
 export function lanczosLargest(
   apply: (x: Float64Array, y: Float64Array) => void, dim: number, start: Float64Array, opts: LanczosOptions = {},
 ): LanczosResult {
-  const tol = opts.tol ?? 1e-12;
+  const tol = opts.tol ?? 1e-10;
   const maxIter = Math.max(1, Math.min(dim, opts.maxIter ?? 300));
   const Q: Float64Array[] = [];
   let q = Float64Array.from(start.subarray(0, dim));
@@ -119,7 +119,7 @@ export function smallestEigenvalue(G: Float64Array, n: number, la: DenseLinalg, 
       delta *= 16;
     }
   }
-  const r = lanczosLargest((x, y) => { y.set(x); la.choleskySolve(L, n, y); }, n, start, { tol: 1e-11, phase: 'sigma_min(J)', ...opts });
+  const r = lanczosLargest((x, y) => { y.set(x); la.choleskySolve(L, n, y); }, n, start, { tol: 1e-10, phase: 'sigma_min(J)', ...opts });
   if (!r.converged || !(r.value > 0)) return la.symmetricEigenvalues(G.slice(), n)[0] ?? null;
   return 1 / r.value - delta;
 }
