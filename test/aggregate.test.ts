@@ -89,7 +89,7 @@ function records(c: Spec1, widthKey: 'rho' | 'm'): JournalRecord[] {
       ],
       lrUsed: 0.1, lambdaMax: 3, radiusUsed: null, sigmaMinJStart: 1e-3 * (trial + 1), sigmaMinJEnd: trial === 0 ? null : 2e-3 * trial,
       distW0: 1, constraintActive: false, kktResidual: null, gradNorm: 1e-3, testLoss: null, testRelLoss: null, testAccuracy: null,
-      engine: 'ts', engineDetail: 'typescript reference (float64)', dtype: 'float64', resolved, curve: [[0, 1], [10, 0.5]],
+      engine: 'ts', engineDetail: 'typescript reference (float64)', dtype: 'float64', resolved, curve: [[0, 1], [10, 0.5]], trace: [[0, 1], [10, 0.5]],
     };
     out.push({
       id, trial, cell, config: { method: c.method as 'sgd', n: c.n, d: c.d, m, seed: trial }, result,

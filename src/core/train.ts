@@ -13,6 +13,14 @@ import type {
 
 export const MILESTONES = [1e-2, 1e-4, 1e-6] as const;
 
+/** Points of the loss trace (result.trace) between iteration 0 and the budget, evenly spaced in log(1 + it). */
+export const TRACE_POINTS = 120;
+
+/** relLoss to 4 significant digits: the trace is for pictures, and 120 points of 17 digits would bloat every record. */
+function traceValue(x: number): number {
+  return Number(x.toPrecision(4));
+}
+
 export interface TrainHooks {
   onProgress?: (iteration: number, relLoss: number) => void;
   /** Seconds between onProgress calls (default 1). */
@@ -158,6 +166,9 @@ interface LoopState {
   best: number;
   milestones: Milestone[];
   curve: Array<[number, number]>;
+  /** The bounded loss trace, and the first iteration at which its next point is due. */
+  trace: Array<[number, number]>;
+  traceNext: number;
   lastProgress: number;
 }
 
@@ -242,7 +253,7 @@ function trainOn(
   if (cfg.optimizer !== 'lm') G0 = null; // free the n x n matrix before the loop
 
   const state: LoopState = {
-    it: 0, best: Infinity, curve: [],
+    it: 0, best: Infinity, curve: [], trace: [], traceNext: 0,
     milestones: MILESTONES.map((threshold) => ({ threshold, iteration: null, seconds: null })),
     lastProgress: t0,
   };
@@ -267,6 +278,10 @@ function trainOn(
       if (ms.iteration === null && relLoss <= ms.threshold) { ms.iteration = state.it; ms.seconds = t - t0; }
     }
     if (cfg.logEvery > 0 && state.it % cfg.logEvery === 0) state.curve.push([state.it, relLoss]);
+    if (state.it >= state.traceNext) {
+      state.trace.push([state.it, traceValue(relLoss)]);
+      state.traceNext = nextTracePoint(state.it, cfg.iterations);
+    }
     if (hooks.onProgress && t - state.lastProgress >= progressEvery) {
       state.lastProgress = t;
       hooks.onProgress(state.it, relLoss);
@@ -312,6 +327,8 @@ function trainOn(
     for (const ms of state.milestones) {
       if (ms.iteration === null && relLoss <= ms.threshold) { ms.iteration = state.it; ms.seconds = now() - t0; }
     }
+    const last = state.trace[state.trace.length - 1];
+    if (last === undefined || last[0] !== state.it) state.trace.push([state.it, traceValue(relLoss)]);
   }
   const gW = Float64Array.from(prob.gW);
   const gvSq = cfg.trainOutput ? sumSq(prob.gv) : 0;
@@ -369,8 +386,19 @@ function trainOn(
     dtype: engine.dtype,
     resolved: cfg,
     curve: state.curve,
+    trace: state.trace,
   };
   return { result, model: { W, v, W0, v0: Float64Array.from(v0) } };
+}
+
+/**
+ * The iteration after `it` at which the loss trace takes its next point: TRACE_POINTS points evenly
+ * spaced in log(1 + it) up to the budget (every iteration at first, sparser later).
+ */
+export function nextTracePoint(it: number, budget: number): number {
+  const c = TRACE_POINTS / Math.log1p(Math.max(budget, 1));
+  const slot = Math.floor(c * Math.log1p(it));
+  return Math.max(it + 1, Math.ceil(Math.expm1((slot + 1) / c)));
 }
 
 /**

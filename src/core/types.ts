@@ -285,5 +285,12 @@ export interface RunResult {
   engineDetail: string;
   dtype: Dtype;
   resolved: ResolvedConfig;
+  /** [iteration, relLoss] every logEvery iterations (empty when logEvery is 0). */
   curve: Array<[number, number]>;
+  /**
+   * The bounded loss trace, for training-curve charts: [iteration, relLoss (4 significant digits)]
+   * at about TRACE_POINTS iterations evenly spaced in log(1 + iteration), always with iteration 0 and
+   * the last iteration (sgd: at its per-epoch evaluations only).
+   */
+  trace: Array<[number, number]>;
 }

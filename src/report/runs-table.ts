@@ -38,7 +38,7 @@ const RESULT_ORDER = [
   'constraintActive', 'kktResidual', 'gradNorm', 'testLoss', 'testRelLoss', 'testAccuracy', 'engine',
   'engineDetail', 'dtype',
 ];
-const RESULT_SKIP = new Set(['resolved', 'curve', 'milestones']);
+const RESULT_SKIP = new Set(['resolved', 'curve', 'trace', 'milestones']);
 
 /** What runs.csv needs to know about a record's fields to choose its columns. */
 interface Shape { configExtra: string[]; dataKeys: string[]; resultExtra: string[]; thresholds: Array<[string, number]> }

@@ -230,6 +230,7 @@ export function failureResult(config: RunConfig, status: RunStatus, message: str
     dtype: resolved.dtype,
     resolved,
     curve: [],
+    trace: [],
   };
 }
 
