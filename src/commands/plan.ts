@@ -48,17 +48,20 @@ export function calibrateStep(n: number, d: number, m: number, seconds = 0.3, en
 
 /**
  * Floating-point operations of one run at most (METHOD.md 4, 5): every iteration is a fused step
- * over b rows (4 b d m: forward and both gradients), plus for lm the Gram matrix J J^T (2 n^2 d m)
- * and its Cholesky solve (n^3 / 3); the certificate sigma_min(J) at start and end costs a Gram
- * matrix and an eigen-solve (about 4 n^3) each when n <= certificateMaxN.
+ * over b rows (4 b d m: forward and both gradients), plus for lm the Gram matrix J J^T
+ * (n^2 (d + m) multiply-adds) and its Cholesky factorisation (n^3 / 3); `lr: auto` costs about 40
+ * Lanczos iterations of J J^T u (4 n d m each); the certificate sigma_min(J) at start and end a Gram
+ * matrix, a Cholesky factorisation and about 60 solves (2 n^2 each) when n <= certificateMaxN.
  */
 export function runFlops(cfg: ReturnType<typeof resolveConfig>): number {
   const { n, d, m } = cfg;
   const b = cfg.batch ?? n;
+  const gram = 2 * n * n * (d + m), cholesky = (n * n * n) / 3;
   let perIter = 4 * b * d * m;
-  if (cfg.optimizer === 'lm') perIter += 2 * n * n * d * m + (n * n * n) / 3;
-  const certificate = n <= cfg.certificateMaxN ? 2 * (2 * n * n * d * m + 4 * n * n * n) : 0;
-  return cfg.iterations * perIter + certificate;
+  if (cfg.optimizer === 'lm') perIter += gram + cholesky;
+  const lrAuto = cfg.lr === 'auto' && cfg.optimizer !== 'lm' && cfg.optimizer !== 'adam' ? 40 * 4 * n * d * m : 0;
+  const certificate = n <= cfg.certificateMaxN ? 2 * (gram + cholesky + 60 * 2 * n * n) : 0;
+  return cfg.iterations * perIter + lrAuto + certificate;
 }
 
 export function formatDuration(seconds: number): string {
