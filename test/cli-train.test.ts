@@ -1,6 +1,6 @@
 import test from 'ava';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -106,4 +106,40 @@ test('a run with a test split reproduces from data.csv plus data.test.csv append
   t.is(b.testRelLoss, a.testRelLoss);
   t.is(b.testAccuracy, a.testAccuracy);
   t.is(typeof a.testRelLoss, 'number');
+});
+
+/** Reads a saved data csv (header, d features, label last) into rows. */
+function readRows(file: string): number[][] {
+  return readFileSync(file, 'utf8').trim().split('\n').slice(1).map((l) => l.split(',').map(Number));
+}
+
+test('testAccuracy, testRelLoss and testLoss recompute from the saved model on the saved test split', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ns-train-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const model = join(dir, 'model.json'), data = join(dir, 'data.csv');
+  const r = run(['train', '--method', 'adam', '--n', '80', '--d', '4', '--m', '8', '--seed', '1', '--iterations', '300',
+    '--data', 'gaussian', '--labels', 'teacher', '--n-test', '40', '--engine', 'ts', '--save-model', model, '--save-data', data]);
+  t.is(r.status, 0, r.stderr);
+  const result = JSON.parse(r.stdout);
+  const saved = JSON.parse(readFileSync(model, 'utf8'));
+  const rows = readRows(join(dir, 'data.test.csv'));
+  t.is(rows.length, 40);
+  let sse = 0, yy = 0, agree = 0;
+  for (const row of rows) {
+    const y = row[4]!;
+    let f = 0;
+    for (let j = 0; j < 8; j++) {
+      let z = 0;
+      for (let k = 0; k < 4; k++) z += row[k]! * saved.W[k][j];
+      f += Math.tanh(z) * saved.v[j];
+    }
+    sse += (f - y) ** 2; yy += y * y;
+    if (Math.sign(f) === Math.sign(y)) agree++;
+  }
+  t.is(result.testAccuracy, agree / 40);
+  // a split that a sign-disagreement count would report the same way proves nothing
+  t.true(agree > 24, `${agree} of 40 signs agree`);
+  t.true(Math.abs(result.testRelLoss - sse / yy) <= 1e-12 * (sse / yy), `${result.testRelLoss} vs ${sse / yy}`);
+  t.true(Math.abs(result.testLoss - sse / 80) <= 1e-12 * (sse / 80), `${result.testLoss} vs ${sse / 80}`);
+  t.is(saved.testRelLoss, result.testRelLoss);
 });
