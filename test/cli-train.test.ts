@@ -1,9 +1,11 @@
 import test from 'ava';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { removeTempDirs, tempDir } from './fixtures/temp.js';
+
+test.after.always(removeTempDirs);
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 
@@ -12,7 +14,7 @@ function run(args: string[]) {
 }
 
 test('train prints the result; --save-model and --save-data let anyone recompute relLoss independently', (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'ns-train-'));
+  const dir = tempDir('ns-train-');
   const model = join(dir, 'model.json'), data = join(dir, 'data.csv');
   const out = execFileSync(process.execPath, [CLI, 'train', '--method', 'lm', '--n', '120', '--d', '8', '--m', '40', '--seed', '3',
     '--output-scale', '10', '--epsilon', '1e-12', '--data', 'gaussian', '--labels', 'sign', '--n-test', '30',
@@ -50,7 +52,7 @@ test('train prints the result; --save-model and --save-data let anyone recompute
 });
 
 test('training on the saved data file reproduces the run bit for bit', (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'ns-train-'));
+  const dir = tempDir('ns-train-');
   const data = join(dir, 'data.csv');
   const common = ['--method', 'gd', '--n', '50', '--d', '4', '--m', '6', '--seed', '2', '--iterations', '40', '--engine', 'ts'];
   const a = JSON.parse(execFileSync(process.execPath, [CLI, 'train', ...common, '--save-data', data], { encoding: 'utf8' }));
@@ -60,7 +62,7 @@ test('training on the saved data file reproduces the run bit for bit', (t) => {
 });
 
 test('bad input: a clear one-line error naming the problem, exit code 2, nothing written', (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'ns-train-'));
+  const dir = tempDir('ns-train-');
   const model = join(dir, 'model.json');
   const cases: Array<[string[], RegExp]> = [
     [['--method', 'pgd', '--n', '10', '--d', '2', '--m', '7'], /m: m = 7 is odd, but init mirrored needs an even width/],
@@ -82,7 +84,7 @@ test('bad input: a clear one-line error naming the problem, exit code 2, nothing
 });
 
 test('--save-model and --save-data create missing folders; an overflow is a diverged result, exit 0', (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'ns-train-'));
+  const dir = tempDir('ns-train-');
   const model = join(dir, 'a', 'b', 'model.json'), data = join(dir, 'c', 'data.csv');
   const r = run(['train', '--method', 'gd', '--n', '20', '--d', '3', '--m', '4', '--iterations', '5', '--save-model', model, '--save-data', data]);
   t.is(r.status, 0, r.stderr);
@@ -96,7 +98,7 @@ test('--save-model and --save-data create missing folders; an overflow is a dive
 });
 
 test('a run with a test split reproduces from data.csv plus data.test.csv appended', (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'ns-train-'));
+  const dir = tempDir('ns-train-');
   const common = ['--method', 'gd', '--n', '60', '--d', '4', '--m', '6', '--n-test', '15', '--seed', '3', '--iterations', '30', '--engine', 'ts'];
   const a = JSON.parse(execFileSync(process.execPath, [CLI, 'train', ...common, '--save-data', join(dir, 'data.csv')], { encoding: 'utf8' }));
   const train = readFileSync(join(dir, 'data.csv'), 'utf8'), test_ = readFileSync(join(dir, 'data.test.csv'), 'utf8');
@@ -114,8 +116,7 @@ function readRows(file: string): number[][] {
 }
 
 test('testAccuracy, testRelLoss and testLoss recompute from the saved model on the saved test split', (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'ns-train-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir('ns-train-');
   const model = join(dir, 'model.json'), data = join(dir, 'data.csv');
   const r = run(['train', '--method', 'adam', '--n', '80', '--d', '4', '--m', '8', '--seed', '1', '--iterations', '300',
     '--data', 'gaussian', '--labels', 'teacher', '--n-test', '40', '--engine', 'ts', '--save-model', model, '--save-data', data]);

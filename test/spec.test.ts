@@ -1,14 +1,16 @@
 // Spec validation: every error names its field path and what was expected, and nothing is written.
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../src/core/errors.js';
 import { parseSpec, loadSpec } from '../src/sweep/spec.js';
 import { gridSize } from '../src/sweep/grid.js';
 import { selectEngine } from '../src/engines/select.js';
+import { removeTempDirs, tempDir } from './fixtures/temp.js';
+
+test.after.always(removeTempDirs);
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 
@@ -112,7 +114,7 @@ test('a mirrored method at an odd width given directly is rejected, naming the c
 });
 
 test('n + nTest beyond what the data source holds is rejected', (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'narrowsweep-spec-'));
+  const dir = tempDir('narrowsweep-spec-');
   const csv = join(dir, 'small.csv');
   writeFileSync(csv, `x1,x2,y\n${Array.from({ length: 10 }, (_, i) => `${i},${i * 2},${i % 2}`).join('\n')}\n`);
   const data = `data: { source: csv, path: ${JSON.stringify(csv)}, labelCol: 2, nTest: 3 }`;
@@ -187,7 +189,7 @@ function cli(cwd: string, ...args: string[]) {
 }
 
 test('narrowsweep plan on a bad spec: exit 2, the message on stderr, nothing written', (t) => {
-  const cwd = mkdtempSync(join(tmpdir(), 'narrowsweep-plan-'));
+  const cwd = tempDir('narrowsweep-plan-');
   writeFileSync(join(cwd, 'bad.yaml'), spec('n: [100], d: [10], rho: [0.5, 1, two], method: [sgd]'));
   const r = cli(cwd, 'plan', 'bad.yaml');
   t.is(r.status, 2);
@@ -197,7 +199,7 @@ test('narrowsweep plan on a bad spec: exit 2, the message on stderr, nothing wri
 });
 
 test('narrowsweep run on a bad spec: exit 2 and no results folder', (t) => {
-  const cwd = mkdtempSync(join(tmpdir(), 'narrowsweep-plan-'));
+  const cwd = tempDir('narrowsweep-plan-');
   writeFileSync(join(cwd, 'bad.yaml'), spec('n: [100], d: [10], m: [3], method: [pgd]'));
   const r = cli(cwd, 'run', 'bad.yaml', '--quiet');
   t.is(r.status, 2);
@@ -206,7 +208,7 @@ test('narrowsweep run on a bad spec: exit 2 and no results folder', (t) => {
 });
 
 test('narrowsweep plan on a good spec prints the size and writes nothing', (t) => {
-  const cwd = mkdtempSync(join(tmpdir(), 'narrowsweep-plan-'));
+  const cwd = tempDir('narrowsweep-plan-');
   writeFileSync(join(cwd, 'demo.yaml'), DEMO);
   const r = cli(cwd, 'plan', 'demo.yaml');
   t.is(r.status, 0, r.stderr);
@@ -218,7 +220,7 @@ test('narrowsweep plan on a good spec prints the size and writes nothing', (t) =
 });
 
 test('narrowsweep plan times the engine the runs will use and samples distinct cells of the first trial', async (t) => {
-  const cwd = mkdtempSync(join(tmpdir(), 'narrowsweep-plan-'));
+  const cwd = tempDir('narrowsweep-plan-');
   writeFileSync(join(cwd, 'demo.yaml'), DEMO);
   // 80 cells x 5 seeds: 5 samples evenly spaced over all 400 runs would be one cell at 5 seeds.
   const r = cli(cwd, 'plan', 'demo.yaml', '--samples', '5');
@@ -326,8 +328,7 @@ test('every setting (defaults and methods.<method>) rejects a bad value, naming 
 });
 
 test('every data field, for each source, rejects a bad value, naming the field', (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'narrowsweep-spec-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir('narrowsweep-spec-');
   const csv = join(dir, 'ok.csv');
   writeFileSync(csv, 'a,b,y\n1,2,3\n4,5,6\n');
   const bad: Record<string, Record<string, [string, RegExp]>> = {
@@ -371,8 +372,7 @@ test('every data field, for each source, rejects a bad value, naming the field',
 });
 
 test('narrowsweep plan with a bad runTimeout: one line, exit 2, nothing written', (t) => {
-  const cwd = mkdtempSync(join(tmpdir(), 'narrowsweep-plan-'));
-  t.teardown(() => rmSync(cwd, { recursive: true, force: true }));
+  const cwd = tempDir('narrowsweep-plan-');
   writeFileSync(join(cwd, 'bad.yaml'), spec(BASE, 'runTimeout: abc'));
   const r = cli(cwd, 'plan', 'bad.yaml');
   t.is(r.status, 2);
