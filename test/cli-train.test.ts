@@ -144,3 +144,119 @@ test('testAccuracy, testRelLoss and testLoss recompute from the saved model on t
   t.true(Math.abs(result.testLoss - sse / 80) <= 1e-12 * (sse / 80), `${result.testLoss} vs ${sse / 80}`);
   t.is(saved.testRelLoss, result.testRelLoss);
 });
+
+/** A raw csv file as a user has it: a header, features on their own offsets and scales, a constant column, the label in the middle. */
+function rawCsv(dir: string, rows: number): string {
+  const file = join(dir, 'raw.csv');
+  const lines = ['age,label,income,flag,score,const'];
+  let s = 12345;
+  const u = () => { s = (s * 1103515245 + 12345) % 2147483648; return s / 2147483648; };
+  for (let i = 0; i < rows; i++) {
+    const age = 20 + 50 * u(), income = 1000 + 9000 * u(), flag = u() < 0.3 ? 1 : 0, score = -3 + 0.01 * u();
+    const label = Math.sin(age / 9) + (income - 5500) / 4000 + flag - 0.3 > 0 ? 1 : -1;
+    lines.push([age.toFixed(3), label, income.toFixed(2), flag, score.toFixed(5), 7].join(','));
+  }
+  writeFileSync(file, `${lines.join('\n')}\n`);
+  return file;
+}
+
+/** Applies a saved model to the raw rows of a csv file, as the README's numpy snippet does. */
+function applyModel(saved: { W: number[][]; v: number[]; input: { header: boolean; featureColumns: number[]; mean: number[]; scale: number[] } }, file: string): number[] {
+  const inp = saved.input;
+  const lines = readFileSync(file, 'utf8').trim().split('\n').slice(inp.header ? 1 : 0);
+  return lines.map((line) => {
+    const raw = line.split(',').map(Number);
+    const x = inp.featureColumns.map((c, k) => (raw[c]! - inp.mean[k]!) / inp.scale[k]!);
+    let f = 0;
+    for (let j = 0; j < saved.v.length; j++) {
+      let z = 0;
+      for (let k = 0; k < x.length; k++) z += x[k]! * saved.W[k]![j]!;
+      f += Math.tanh(z) * saved.v[j]!;
+    }
+    return f;
+  });
+}
+
+function fit(F: number[], y: number[]): { rel: number; accuracy: number } {
+  let sse = 0, yy = 0, agree = 0;
+  F.forEach((f, i) => { sse += (f - y[i]!) ** 2; yy += y[i]! ** 2; if (Math.sign(f) === Math.sign(y[i]!)) agree++; });
+  return { rel: sse / yy, accuracy: agree / F.length };
+}
+
+test('--save-model after a csv run stores the input transform and the label column: the model applies to the raw file', (t) => {
+  const dir = tempDir('ns-train-');
+  const file = rawCsv(dir, 90);
+  const model = join(dir, 'model.json');
+  const r = run(['train', '--method', 'lm', '--data', `csv:${file}`, '--label-col', '1', '--n', '60', '--n-test', '20', '--d', '5', '--m', '40',
+    '--output-scale', '10', '--epsilon', '1e-6', '--engine', 'ts', '--save-model', model]);
+  t.is(r.status, 0, r.stderr);
+  const result = JSON.parse(r.stdout);
+  const saved = JSON.parse(readFileSync(model, 'utf8'));
+  t.like(saved.input, { source: 'csv', path: file, header: true, featureColumns: [0, 2, 3, 4, 5], labelColumn: 1, standardized: true });
+  t.deepEqual(saved.labels, { kind: 'values', column: 1 });
+  // the constant column is only centred (scale 1); the others are divided by their training sd
+  t.is(saved.input.mean[4], 7);
+  t.is(saved.input.scale[4], 1);
+  const raw = readFileSync(file, 'utf8').trim().split('\n').slice(1).map((l) => l.split(',').map(Number));
+  const ages = raw.slice(0, 60).map((row) => row[0]!);
+  const mean = ages.reduce((a, b) => a + b, 0) / 60;
+  t.true(Math.abs(saved.input.mean[0] - mean) < 1e-12 * mean);
+  t.true(Math.abs(saved.input.scale[0] - Math.sqrt(ages.reduce((a, b) => a + (b - mean) ** 2, 0) / 60)) < 1e-9);
+  const F = applyModel(saved, file);
+  const y = raw.map((row) => row[1]!);
+  const train = fit(F.slice(0, 60), y.slice(0, 60)), test_ = fit(F.slice(60, 80), y.slice(60, 80));
+  t.true(result.relLoss < 1e-6, `${result.relLoss}`);
+  t.true(Math.abs(train.rel - result.relLoss) <= 1e-6 * result.relLoss, `recomputed ${train.rel} vs reported ${result.relLoss}`);
+  t.true(Math.abs(test_.rel - result.testRelLoss) <= 1e-9 * result.testRelLoss, `recomputed ${test_.rel} vs reported ${result.testRelLoss}`);
+  t.is(test_.accuracy, result.testAccuracy);
+});
+
+test('the README numpy snippet applies a saved model to the raw csv and gives the reported relLoss and testRelLoss', (t) => {
+  const py = spawnSync('python3', ['-c', 'import numpy'], { encoding: 'utf8' });
+  if (py.status !== 0) { t.log('python3 with numpy is not available here: the snippet is not run (the test above checks the same in JavaScript)'); t.pass(); return; }
+  const readme = readFileSync(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8');
+  const block = /^ {4}import json, numpy as np\n(?: {4}.*\n)+/m.exec(readme);
+  t.truthy(block, 'the README has the snippet (an indented block starting with "import json, numpy as np")');
+  const snippet = block![0].replace(/^ {4}/gm, '');
+  t.true(snippet.split('\n').filter((l) => l.trim() !== '' && !l.trim().startsWith('#')).length <= 5, snippet);
+  const dir = tempDir('ns-train-');
+  const file = rawCsv(dir, 90);
+  writeFileSync(join(dir, 'my.csv'), readFileSync(file));
+  const r = run(['train', '--method', 'lm', '--data', `csv:${join(dir, 'my.csv')}`, '--label-col', '1', '--n', '60', '--n-test', '20', '--d', '5', '--m', '40',
+    '--output-scale', '10', '--epsilon', '1e-6', '--engine', 'ts', '--save-model', join(dir, 'model.json')]);
+  t.is(r.status, 0, r.stderr);
+  const result = JSON.parse(r.stdout);
+  const check = `${snippet}
+y = raw[:, inp['labelColumn']]
+rel = lambda a, b: float(((F[a:b] - y[a:b]) ** 2).sum() / (y[a:b] ** 2).sum())
+print(json.dumps([rel(0, 60), rel(60, 80)]))
+`;
+  const out = spawnSync('python3', ['-c', check], { cwd: dir, encoding: 'utf8' });
+  t.is(out.status, 0, out.stderr);
+  const [trainRel, testRel] = JSON.parse(out.stdout) as [number, number];
+  t.true(Math.abs(trainRel - result.relLoss) <= 1e-6 * result.relLoss, `numpy ${trainRel} vs reported ${result.relLoss}`);
+  t.true(Math.abs(testRel - result.testRelLoss) <= 1e-9 * result.testRelLoss, `numpy ${testRel} vs reported ${result.testRelLoss}`);
+});
+
+test('--save-model after an mnist run stores the 784-feature transform and the class of each sign', (t) => {
+  const dir = tempDir('ns-train-');
+  const model = join(dir, 'model.json'), data = join(dir, 'data.csv');
+  const r = run(['train', '--method', 'adam', '--data', 'mnist', '--labels', 'digits', '--classes', '3,8', '--n', '60', '--n-test', '10',
+    '--d', '784', '--m', '4', '--iterations', '5', '--engine', 'ts', '--save-model', model, '--save-data', data]);
+  t.is(r.status, 0, r.stderr);
+  const saved = JSON.parse(readFileSync(model, 'utf8'));
+  t.deepEqual(saved.labels, { kind: 'classes', '+1': 3, '-1': 8 });
+  t.like(saved.input, { source: 'mnist', standardized: true });
+  t.deepEqual(saved.input.featureColumns, Array.from({ length: 784 }, (_, k) => k));
+  // undoing the transform on the trained rows gives back pixel values: multiples of 1/1000 in [0, 1]
+  let worst = 0;
+  for (const row of readRows(data)) {
+    for (let k = 0; k < 784; k++) {
+      const pixel = row[k]! * saved.input.scale[k] + saved.input.mean[k];
+      worst = Math.max(worst, Math.abs(pixel * 1000 - Math.round(pixel * 1000)));
+      t.true(pixel > -1e-9 && pixel < 1 + 1e-9);
+    }
+  }
+  t.true(worst < 1e-6, `${worst}`);
+  t.true(saved.input.scale.some((s: number) => s !== 1) && saved.input.scale.includes(1), 'some columns are constant (scale 1), others not');
+});

@@ -23,7 +23,7 @@ Trains one configuration and prints the result JSON (METHOD.md section 5) on std
   --teacher-width K (default d)  --classes 3,8  --label-col C (0-based; default the last column)  --header auto|true|false  --n-test T  --standardize true|false
   --dtype float64|float32  --engine auto|native|wasm|ts|tfjs
   --config run.json        a RunConfig JSON file; flags override its fields
-  --save-model model.json  final and initial parameters, for independent recomputation
+  --save-model model.json  final and initial parameters, the input transform (mean, scale) and the label map
   --save-data data.csv     the exact training data (label last); data.test.csv for a test split
   --quiet                  no progress lines on stderr`;
 
@@ -159,6 +159,8 @@ export async function main(argv: string[]): Promise<number> {
       activation: resolved.activation, d, m,
       W: rows(model.W, d, m), v: Array.from(model.v),
       W0: rows(model.W0, d, m), v0: Array.from(model.v0),
+      // x = (raw[input.featureColumns] - input.mean) / input.scale, then F = s(x W) v
+      input: dataset.input, labels: dataset.labels,
       relLoss: result.relLoss, trainRelLoss: result.relLoss, testRelLoss: result.testRelLoss,
       config: resolved,
     }) + '\n');
