@@ -222,7 +222,7 @@ test('the README numpy snippet applies a saved model to the raw csv and gives th
   const dir = tempDir('ns-train-');
   const file = rawCsv(dir, 90);
   writeFileSync(join(dir, 'my.csv'), readFileSync(file));
-  const r = run(['train', '--method', 'lm', '--data', `csv:${join(dir, 'my.csv')}`, '--label-col', '1', '--n', '60', '--n-test', '20', '--d', '5', '--m', '40',
+  const r = run(['train', '--method', 'lm', '--data', `csv:${join(dir, 'my.csv')}`, '--label-col', '1', '--n', '60', '--n-test', '20', '--m', '40',
     '--output-scale', '10', '--epsilon', '1e-6', '--engine', 'ts', '--save-model', join(dir, 'model.json')]);
   t.is(r.status, 0, r.stderr);
   const result = JSON.parse(r.stdout);
@@ -242,9 +242,11 @@ test('--save-model after an mnist run stores the 784-feature transform and the c
   const dir = tempDir('ns-train-');
   const model = join(dir, 'model.json'), data = join(dir, 'data.csv');
   const r = run(['train', '--method', 'adam', '--data', 'mnist', '--labels', 'digits', '--classes', '3,8', '--n', '60', '--n-test', '10',
-    '--d', '784', '--m', '4', '--iterations', '5', '--engine', 'ts', '--save-model', model, '--save-data', data]);
+    '--m', '4', '--iterations', '5', '--engine', 'ts', '--save-model', model, '--save-data', data]);
   t.is(r.status, 0, r.stderr);
+  t.regex(r.stderr, /^narrowsweep: d = 784 \(28 x 28 pixels\) from mnist$/m, 'd from the data source');
   const saved = JSON.parse(readFileSync(model, 'utf8'));
+  t.is(saved.d, 784);
   t.deepEqual(saved.labels, { kind: 'classes', '+1': 3, '-1': 8 });
   t.like(saved.input, { source: 'mnist', standardized: true });
   t.deepEqual(saved.input.featureColumns, Array.from({ length: 784 }, (_, k) => k));
@@ -259,4 +261,43 @@ test('--save-model after an mnist run stores the 784-feature transform and the c
   }
   t.true(worst < 1e-6, `${worst}`);
   t.true(saved.input.scale.some((s: number) => s !== 1) && saved.input.scale.includes(1), 'some columns are constant (scale 1), others not');
+});
+
+test('train on a csv file takes n (data rows minus --n-test) and d (columns minus the label) from the file', (t) => {
+  const dir = tempDir('ns-train-');
+  const file = rawCsv(dir, 90);
+  const common = ['train', '--method', 'gd', '--data', `csv:${file}`, '--label-col', '1', '--m', '6', '--iterations', '3', '--engine', 'ts'];
+  const all = run([...common, '--n-test', '20']);
+  t.is(all.status, 0, all.stderr);
+  t.like(JSON.parse(all.stdout).resolved, { n: 70, d: 5 });
+  t.regex(all.stderr, new RegExp(`^narrowsweep: d = 5 \\(the columns but the label\\), n = 70 \\(90 data rows - 20 test rows\\) from ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'));
+  t.like(JSON.parse(run([...common]).stdout).resolved, { n: 90, d: 5 });
+  t.is(run([...common, '--quiet']).stderr, '', '--quiet: no note');
+  // a smaller --n takes the first rows: the standardisation is over those rows only
+  const model = join(dir, 'model.json');
+  const sub = run([...common, '--n', '30', '--n-test', '10', '--save-model', model]);
+  t.is(sub.status, 0, sub.stderr);
+  t.like(JSON.parse(sub.stdout).resolved, { n: 30, d: 5 });
+  const ages = readFileSync(file, 'utf8').trim().split('\n').slice(1, 31).map((l) => Number(l.split(',')[0]));
+  const mean = ages.reduce((a, b) => a + b, 0) / 30;
+  t.true(Math.abs(JSON.parse(readFileSync(model, 'utf8')).input.mean[0] - mean) < 1e-12 * mean);
+});
+
+test('train on a csv file: a --d that does not match, or sizes the file cannot supply, are one-line errors, exit 2, nothing written', (t) => {
+  const dir = tempDir('ns-train-');
+  const file = rawCsv(dir, 90);
+  const out = tempDir('ns-train-');
+  const common = ['train', '--method', 'gd', '--data', `csv:${file}`, '--label-col', '1', '--m', '6', '--iterations', '3', '--save-model', join(out, 'model.json')];
+  const cases: Array<[string[], string]> = [
+    [['--d', '4'], `narrowsweep: --d: 4, but ${file} has 5 features (6 columns, one of them the label); give --d 5 or leave it out`],
+    [['--n-test', '90'], `narrowsweep: --n-test: 90 test rows leave no training rows: ${file} has 90 data rows`],
+    [['--n', '80', '--n-test', '20'], `narrowsweep: ${file}: 90 data rows (last at line 91), but n + nTest = 80 + 20 = 100 are needed`],
+  ];
+  for (const [args, message] of cases) {
+    const r = run([...common, ...args]);
+    t.is(r.status, 2, args.join(' '));
+    t.is(r.stderr, `${message}\n`);
+    t.is(r.stdout, '');
+  }
+  t.deepEqual(readdirSync(out), []);
 });
