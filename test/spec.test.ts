@@ -68,21 +68,28 @@ test('the same spec as JSON gives the same grid', (t) => {
 test('a wrong axis value names its position and what was expected', (t) => {
   rejects(t, spec('n: [100], d: [10], rho: [0.5, 1, two], method: [sgd]'), 'grid.rho[2]: expected a positive number, got "two"');
   rejects(t, spec('n: [100, -5], d: [10], m: [4], method: [sgd]'), 'grid.n[1]: expected a positive integer, got -5');
-  rejects(t, spec('n: [100], d: [10], m: [4], method: [sgd, sgdd]'), 'grid.method[1]: expected one of gd, sgd, adam, pgd, mirror-gd, lecun-pgd, lm, got "sgdd"');
+  rejects(t, spec('n: [100], d: [10], m: [4], method: [sgd, sgdd]'), 'grid.method[1]: expected one of gd, sgd, adam, pgd, mirror-gd, lecun-pgd, lm, got "sgdd"; did you mean sgd?');
+  rejects(t, spec('n: [100], d: [10], m: [4], method: [sgd, bogus]'), 'grid.method[1]: expected one of gd, sgd, adam, pgd, mirror-gd, lecun-pgd, lm, got "bogus"');
   rejects(t, spec('n: [100], d: [10], m: [4], method: [sgd], lr: []'), 'grid.lr: expected a non-empty list of values, got []');
   rejects(t, spec('n: [100], d: [10], m: [4], method: [sgd], lr: 0.1'), 'grid.lr: expected a non-empty list of values, got 0.1');
 });
 
-test('unknown keys are rejected with the allowed ones listed', (t) => {
-  rejects(t, `${spec(BASE)}runtimeout: 3\n`, /^runtimeout: unknown field \(allowed: name, description, data, grid, zip, trials, seeds, budget, success, defaults, methods, runTimeout\)$/);
-  rejects(t, spec(`${BASE}, lrr: [1]`), /^grid\.lrr: unknown axis \(allowed: method, n, d, m, activation, .*, rho, or <method>\.<setting> such as pgd\.radius\)$/);
+test('unknown keys are rejected with the allowed ones listed, and the nearest one suggested', (t) => {
+  rejects(t, `${spec(BASE)}runtimeout: 3\n`, /^runtimeout: unknown field \(allowed: name, description, data, grid, zip, trials, seeds, budget, success, defaults, methods, runTimeout\); did you mean runTimeout\?$/);
+  rejects(t, `${spec(BASE)}bogus: 3\n`, /^bogus: unknown field \(allowed: name, .*, runTimeout\)$/);
+  rejects(t, spec(`${BASE}, lrr: [1]`), /^grid\.lrr: unknown axis \(allowed: method, n, d, m, activation, .*, rho, or <method>\.<setting> such as pgd\.radius\); did you mean lr\?$/);
   rejects(t, spec(`${BASE}, seed: [1]`), /^grid\.seed: unknown axis \(use trials or seeds\)/);
-  rejects(t, spec(BASE, 'methods: { sgd: { lrr: 0.1 } }'), /^methods\.sgd\.lrr: unknown field \(allowed: activation, init, optimizer, .*lr, .*\)$/);
-  rejects(t, spec(BASE, 'methods: { sgdd: { lr: 0.1 } }'), 'methods.sgdd: unknown field (allowed: gd, sgd, adam, pgd, mirror-gd, lecun-pgd, lm)');
-  rejects(t, spec(BASE, 'budget: { iterations: 10, secs: 5 }'), 'budget.secs: unknown field (allowed: iterations, seconds)');
-  rejects(t, spec(BASE, 'success: { relloss: 0.1 }'), 'success.relloss: unknown field (allowed: relLoss)');
-  rejects(t, spec(BASE, 'data: { source: gaussian, label: sign }'), /^data\.label: unknown field \(allowed: source, labels, teacherWidth, nTest\)$/);
-  rejects(t, spec(`${BASE}, pgd.radiu: [1]`), /^grid\.pgd\.radiu: unknown per-method axis \(allowed after "pgd\.": activation, /);
+  rejects(t, spec(BASE, 'methods: { sgd: { lrr: 0.1 } }'), /^methods\.sgd\.lrr: unknown field \(allowed: activation, init, optimizer, .*lr, .*\); did you mean lr\?$/);
+  rejects(t, spec(BASE, 'methods: { sgdd: { lr: 0.1 } }'), 'methods.sgdd: unknown field (allowed: gd, sgd, adam, pgd, mirror-gd, lecun-pgd, lm); did you mean sgd?');
+  rejects(t, spec(BASE, 'budget: { iterations: 10, secs: 5 }'), 'budget.secs: unknown field (allowed: iterations, seconds); did you mean seconds?');
+  rejects(t, spec(BASE, 'success: { relloss: 0.1 }'), 'success.relloss: unknown field (allowed: relLoss); did you mean relLoss?');
+  rejects(t, spec(BASE, 'data: { source: gaussian, label: sign }'), /^data\.label: unknown field \(allowed: source, labels, teacherWidth, nTest\); did you mean labels\?$/);
+  rejects(t, spec(`${BASE}, pgd.radiu: [1]`), /^grid\.pgd\.radiu: unknown per-method axis \(allowed after "pgd\.": activation, .*\); did you mean pgd\.radius\?$/);
+  rejects(t, spec(`${BASE}, pdg.radius: [1]`), /^grid\.pdg\.radius: unknown axis \(allowed: .*\); did you mean pgd\.radius\?$/);
+  rejects(t, spec(BASE, 'trails: 3'), /^trails: unknown field \(allowed: .*\); did you mean trials\?$/);
+  rejects(t, spec(BASE, 'defaults: { learningRate: 0.1 }'), /^defaults\.learningRate: unknown field \(allowed: [^)]*\)$/);
+  rejects(t, spec(BASE, 'defaults: { activation: tahn }'), /^defaults\.activation: expected one of tanh, .*, got "tahn"; did you mean tanh\? \(in the configuration /);
+  rejects(t, spec('m: [4], method: [sgd]', 'zip: [{ n: 100, dd: 10 }]'), /^zip\[0\]\.dd: unknown axis \(allowed: .*\); did you mean d\?$/);
   rejects(t, spec(BASE, 'defaults: { n: 5 }'), 'defaults.n: n can only be a grid axis (e.g. grid.n: [...])');
 });
 

@@ -7,6 +7,7 @@ import type { DataSpec, RunConfig } from '../core/types.js';
 import { executeRun } from '../run.js';
 import { resolveData } from '../core/config.js';
 import { dataCapacity, dataDimension, writeDatasetCsv } from '../data/load.js';
+import { explainFlagError } from '../core/suggest.js';
 
 const HELP = `usage: narrowsweep train --method <preset> --n N --d D --m M [options]
 
@@ -64,7 +65,7 @@ export function configFromArgs(argv: string[]): { cfg: RunConfig; saveModel?: st
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false });
   } catch (e) {
-    throw new ConfigError('', `${(e as Error).message}\n\n${HELP}`);
+    throw new ConfigError('', `${explainFlagError((e as Error).message, Object.keys(OPTIONS))}\n\n${HELP}`);
   }
   const v = parsed.values;
   const base: Record<string, unknown> = {};
