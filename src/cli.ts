@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 // narrowsweep: parses the subcommand and hands over to its module. No logic of its own.
+import { didYouMean } from './core/suggest.js';
+
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ main(argv: string[]): Promise<number> }> }> = {
   train: { summary: 'train one configuration and print the result JSON', load: () => import('./commands/train.js') },
   plan: { summary: 'validate a sweep spec and show its size and estimated CPU time', load: () => import('./commands/plan.js') },
@@ -35,7 +37,7 @@ async function main(): Promise<void> {
   }
   const entry = COMMANDS[cmd];
   if (!entry) {
-    console.error(`narrowsweep: unknown command "${cmd}"\n\n${usage()}`);
+    console.error(`narrowsweep: unknown command "${cmd}"${didYouMean(cmd, Object.keys(COMMANDS))}\n\n${usage()}`);
     process.exitCode = 2;
     return;
   }

@@ -3,12 +3,13 @@
 import { resolveConfig } from './core/config.js';
 import { train } from './core/train.js';
 import type { TrainHooks, TrainOutput } from './core/train.js';
-import type { Dataset, ResolvedConfig, RunConfig } from './core/types.js';
+import type { ResolvedConfig, RunConfig } from './core/types.js';
+import type { LoadedDataset } from './data/input.js';
 import { loadDataset } from './data/load.js';
 import { selectEngine } from './engines/select.js';
 
 export type RunHooks = Pick<TrainHooks, 'onProgress' | 'progressSeconds' | 'shouldStop'>;
-export type RunOutput = TrainOutput & { dataset: Dataset; resolved: ResolvedConfig };
+export type RunOutput = TrainOutput & { dataset: LoadedDataset; resolved: ResolvedConfig };
 
 /**
  * Throws ConfigError / DataError for bad input (before any training); numerical trouble is a

@@ -1,8 +1,7 @@
 // The aggregator against an independent recomputation from synthetic journal records.
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ResolvedConfig, RunResult } from '../src/core/types.js';
@@ -10,6 +9,9 @@ import type { AxisValue, JournalRecord } from '../src/sweep/types.js';
 import { aggregate } from '../src/report/aggregate.js';
 import { wilson } from '../src/report/wilson.js';
 import { rateColour } from '../src/report/svg.js';
+import { removeTempDirs, tempDir } from './fixtures/temp.js';
+
+test.after.always(removeTempDirs);
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 
@@ -132,7 +134,7 @@ function writeJournal(dir: string, recs: JournalRecord[], tail = ''): void {
 
 /** Records with a superseded duplicate, an awkward message, a diverged run and a torn last line. */
 function fixture(): { dir: string; recs: JournalRecord[]; final: JournalRecord[] } {
-  const dir = mkdtempSync(join(tmpdir(), 'narrowsweep-agg-'));
+  const dir = tempDir('narrowsweep-agg-');
   const recs = journal();
   // an earlier record of one id that failed, superseded by the successful one later in the file
   const target = recs.find((r) => r.cell.method === 'pgd' && r.cell.rho === 3 && r.trial === 0)!;
@@ -354,7 +356,7 @@ test('re-aggregating the same records gives byte-identical files, whatever their
   await aggregate(dir);
   for (const f of names) t.true(readFileSync(join(dir, f)).equals(first[f]!), f);
   // the same records in another order (the superseded record still before its replacement)
-  const dir2 = mkdtempSync(join(tmpdir(), 'narrowsweep-agg-'));
+  const dir2 = tempDir('narrowsweep-agg-');
   const [stale, ...rest] = recs;
   const shuffled = [...rest].reverse();
   writeJournal(dir2, [stale!, ...shuffled]);
@@ -366,7 +368,7 @@ test('re-aggregating the same records gives byte-identical files, whatever their
 });
 
 test('an empty journal gives header-only tables and no phase table', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'narrowsweep-agg-'));
+  const dir = tempDir('narrowsweep-agg-');
   writeFileSync(join(dir, 'runs.jsonl'), '');
   const out = await aggregate(dir);
   t.is(out.runs, 0);
@@ -383,7 +385,7 @@ test('narrowsweep aggregate prints the tables and the phase table; a folder with
   t.regex(r.stdout, /tables in .*: runs\.csv, summary\.csv, phase-adam\.csv, phase-lm\.csv, phase-pgd\.csv, phase-sgd\.csv, boundary\.csv, tables\.json/);
   t.regex(r.stdout, /sgd: successes k\/R with relLoss <= 0\.0001/);
   t.regex(r.stderr, /torn/);
-  const empty = mkdtempSync(join(tmpdir(), 'narrowsweep-agg-'));
+  const empty = tempDir('narrowsweep-agg-');
   const r2 = spawnSync(process.execPath, [CLI, 'aggregate', empty], { encoding: 'utf8' });
   t.is(r2.status, 2);
   t.regex(r2.stderr, /has no runs\.jsonl/);
@@ -391,7 +393,7 @@ test('narrowsweep aggregate prints the tables and the phase table; a folder with
 });
 
 test('a journal larger than one read chunk: lines across chunk ends, multibyte text, a corrupt middle line', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'narrowsweep-agg-'));
+  const dir = tempDir('narrowsweep-agg-');
   serial = 0;
   const recs: JournalRecord[] = [];
   for (let w = 1; w <= 800; w++) recs.push(...records({ method: 'sgd', n: 1000, d: 10, width: w, k: w % 6, R: 5 }, 'm'));
@@ -416,7 +418,7 @@ test('a journal larger than one read chunk: lines across chunk ends, multibyte t
 });
 
 test('an epsilon axis is a row-group key and appears once in summary.csv', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'narrowsweep-agg-'));
+  const dir = tempDir('narrowsweep-agg-');
   serial = 0;
   const recs: JournalRecord[] = [];
   for (const epsilon of [1e-2, 1e-4]) {
@@ -436,7 +438,7 @@ test('an epsilon axis is a row-group key and appears once in summary.csv', async
 });
 
 test('records of different shapes: runs.csv has the union of their columns, empty where a record has none', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'narrowsweep-agg-'));
+  const dir = tempDir('narrowsweep-agg-');
   serial = 0;
   const recs = records({ method: 'pgd', n: 100, d: 10, width: 2, k: 2, R: 4 }, 'rho');
   // one record from a newer core: an extra scalar result field and a third milestone
@@ -459,7 +461,7 @@ test('records of different shapes: runs.csv has the union of their columns, empt
 });
 
 test('with a grid, only its ids count, each with the cell and trial the grid gives it; the others are counted as not in the spec', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'narrowsweep-agg-'));
+  const dir = tempDir('narrowsweep-agg-');
   serial = 0;
   const kept = records({ method: 'pgd', n: 100, d: 10, width: 2, k: 2, R: 4 }, 'rho'); // run00000..3, trials 0..3, the first 2 succeed
   const other = records({ method: 'pgd', n: 100, d: 10, width: 3, k: 4, R: 4 }, 'rho'); // not in the grid

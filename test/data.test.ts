@@ -1,7 +1,6 @@
 import test from 'ava';
-import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { writeFileSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { act } from '../src/core/activations.js';
 import { resolveConfig } from '../src/core/config.js';
@@ -10,8 +9,11 @@ import { DataError } from '../src/core/errors.js';
 import { Rng } from '../src/core/rng.js';
 import type { DataSpec, Dataset, ResolvedConfig, RunConfig } from '../src/core/types.js';
 import { dataCapacity, dataDimension, loadDataset, testCsvPath, writeDatasetCsv } from '../src/data/load.js';
+import { removeTempDirs, tempDir } from './fixtures/temp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'narrowsweep-data-'));
+test.after.always(removeTempDirs);
+
+const dir = tempDir('narrowsweep-data-');
 let fileNo = 0;
 function csvFile(text: string): string {
   const p = join(dir, `f${fileNo++}.csv`);

@@ -2,8 +2,7 @@
 import test from 'ava';
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { RUN_CONFIG_KEYS, resolveConfig } from '../src/core/config.js';
@@ -14,6 +13,9 @@ import { canonicalJson, cellCount, configId, gridSize, iterateGrid, widthFromRho
 import type { GridEntry } from '../src/sweep/types.js';
 import { GridIndex, readSpecSnapshot, SnapshotError, SPEC_FILE, writeSpecSnapshot } from '../src/sweep/snapshot.js';
 import { IdTable } from '../src/sweep/journal.js';
+import { removeTempDirs, tempDir } from './fixtures/temp.js';
+
+test.after.always(removeTempDirs);
 
 const DEMO = `
 name: demo
@@ -241,7 +243,7 @@ test('changing any config field changes the id', (t) => {
 });
 
 test('ids are the same in another process', (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'narrowsweep-grid-'));
+  const dir = tempDir('narrowsweep-grid-');
   const specFile = join(dir, 'demo.yaml');
   writeFileSync(specFile, DEMO);
   const url = (p: string) => pathToFileURL(new URL(p, import.meta.url).pathname).href;
@@ -276,7 +278,7 @@ test('the spec snapshot (spec.json) gives back the same grid: every id at its po
   const text = DEMO.replace('pgd: { lr: auto, radius: auto, outputScale: 10 }', 'pgd: { lr: auto, radius: { relative: 0.5 }, outputScale: 10 }')
     .replace('trials: 5', 'seeds: [3, 0, 11]') + 'zip: [{ lrScale: 1, momentum: 0 }, { lrScale: 0.5, momentum: 0.9 }]\n';
   const spec = parseSpec(text, 'demo.yaml');
-  const dir = mkdtempSync(join(tmpdir(), 'narrowsweep-grid-'));
+  const dir = tempDir('narrowsweep-grid-');
   t.is(readSpecSnapshot(dir).kind, 'none');
   t.true(writeSpecSnapshot(dir, spec));
   const snap = readSpecSnapshot(dir);

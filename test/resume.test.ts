@@ -6,7 +6,7 @@ import type { ChildProcess } from 'node:child_process';
 import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { JournalRecord } from '../src/sweep/types.js';
 import { JournalWriter, entryStatus, entrySuccess, readJournal, readJournalIndex, recordLine } from '../src/sweep/journal.js';
 import { loadSpec } from '../src/sweep/spec.js';
@@ -19,8 +19,8 @@ test.after.always(() => rmSync(work, { recursive: true, force: true }));
 
 interface CliResult { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
 
-function start(args: string[]): { child: ChildProcess; done: Promise<CliResult> } {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+function start(args: string[], opts: { nodeArgs?: string[]; env?: Record<string, string> } = {}): { child: ChildProcess; done: Promise<CliResult> } {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (b: Buffer) => { stdout += b.toString(); });
@@ -59,19 +59,12 @@ function recordsOf(dir: string): JournalRecord[] {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Starts the CLI and SIGKILLs it as soon as the journal holds at least k lines. */
-async function killAfter(args: string[], dir: string, k: number): Promise<{ linesAtKill: number; result: CliResult }> {
-  const { child, done } = start(args);
-  let exited = false;
-  void done.then(() => { exited = true; });
-  for (;;) {
-    const n = (journalText(dir).match(/\n/g) ?? []).length;
-    if (n >= k || exited) {
-      child.kill('SIGKILL');
-      return { linesAtKill: n, result: await done };
-    }
-    await sleep(5);
-  }
+/** Preloaded into a child, makes it SIGKILL itself after CRASH_AFTER_LINES journal lines (CRASH_TORN=1: halfway through the last). */
+const CRASH_AFTER_LINES = pathToFileURL(fileURLToPath(new URL('./fixtures/crash-after-lines.js', import.meta.url))).href;
+
+/** Runs the CLI until it has written `lines` journal lines this session, then SIGKILLs it (with `torn`, in the middle of the last one). */
+function crashAfter(args: string[], lines: number, torn: boolean): Promise<CliResult> {
+  return start(args, { nodeArgs: ['--import', CRASH_AFTER_LINES], env: { CRASH_AFTER_LINES: String(lines), CRASH_TORN: torn ? '1' : '0' } }).done;
 }
 
 /**
@@ -140,7 +133,7 @@ methods:
   lm: { outputScale: 10, iterations: 100 }
 `;
 
-test.serial('kill -9 at 3 random points and resume: same tables, no id twice, no finished run redone', async (t) => {
+test.serial('kill -9 at 3 journal line counts (one mid-line) and resume: same tables, no id twice, no finished run redone', async (t) => {
   const spec = writeSpec('crash', CRASH_SPEC);
   const total = [...iterateGrid(loadSpec(spec))].length;
   const ref = join(work, 'crash-ref');
@@ -151,25 +144,24 @@ test.serial('kill -9 at 3 random points and resume: same tables, no id twice, no
   const dir = join(work, 'crash');
   const args = ['run', spec, '--out', dir, '--workers', '2', '--quiet'];
   const survivors = new Map<string, string>(); // id -> its journal line, once it has survived a kill
-  let prev = 0;
-  let kills = 0;
-  for (let attempt = 0; kills < 3 && attempt < 12; attempt++) {
-    const room = total - prev - 2;
-    if (room < 1) break;
-    const k = prev + 1 + Math.floor(Math.random() * Math.min(room, Math.ceil(total / 4)));
-    const { linesAtKill, result } = await killAfter(args, dir, k);
+  // Each session is killed right after its k-th journal line, or in the middle of it (torn): the
+  // crash points are line counts, so they do not depend on how fast the runs go.
+  const kills = [{ k: 5, torn: false }, { k: 7, torn: true }, { k: 9, torn: false }];
+  let expected = 0;
+  for (const { k, torn } of kills) {
+    const result = await crashAfter(args, k, torn);
+    t.is(result.signal, 'SIGKILL', `the session was to be killed at journal line ${k}: ${result.stderr}`);
+    expected += torn ? k - 1 : k;
     const lines = completeLines(dir);
-    t.log(`kill after >= ${k} records: ${linesAtKill} lines at the kill, ${lines.length} complete lines, signal ${result.signal}`);
-    if (result.signal !== 'SIGKILL') continue; // finished before the kill: not a crash point
-    kills++;
+    t.is(lines.length, expected, `complete lines after the kill at line ${k}${torn ? ' (torn)' : ''}`);
+    t.is(journalText(dir).endsWith('\n'), !torn, torn ? 'a torn last line is left' : 'the journal ends on a complete line');
     // No finished run is redone: every line that survived an earlier kill is still there, unchanged.
     const now = new Map(lines.map((l) => [(JSON.parse(l) as JournalRecord).id, l]));
     t.is(now.size, lines.length, 'an id appears twice in the journal');
     for (const [id, line] of survivors) t.is(now.get(id), line, `record ${id} changed or vanished after a resume`);
     for (const [id, line] of now) survivors.set(id, line);
-    prev = lines.length;
   }
-  t.true(kills >= 3, `only ${kills} kills landed part-way`);
+  t.true(expected < total, `${expected} of ${total} runs done before the last resume`);
 
   const r1 = await cli(args);
   t.is(r1.code, 0, r1.stderr);

@@ -14,6 +14,9 @@ import { iterateGrid } from '../src/sweep/grid.js';
 import { Coordinator } from '../src/sweep/coordinator.js';
 import { configLabel } from '../src/sweep/progress.js';
 import type { ProgressView } from '../src/sweep/progress.js';
+import { removeTempDirs, tempDir } from './fixtures/temp.js';
+
+test.after.always(removeTempDirs);
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'narrowsweep-runner-'));
@@ -354,7 +357,7 @@ test('the printed resume command can be pasted: npx form under npx, the script p
 });
 
 test('run | head: a closed output pipe does not stop the sweep; every run is journaled and the lock released', async (t) => {
-  const work = mkdtempSync(join(tmpdir(), 'ns-pipe-'));
+  const work = tempDir('ns-pipe-');
   const specPath = join(work, 'pipe.yaml');
   writeFileSync(specPath, 'name: pipe\ngrid: { n: [12], d: [3], m: [4], method: [gd] }\ntrials: 16\nbudget: { iterations: 300, seconds: 60 }\nsuccess: { relLoss: 0 }\n');
   const out = join(work, 'out');

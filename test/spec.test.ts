@@ -1,14 +1,16 @@
 // Spec validation: every error names its field path and what was expected, and nothing is written.
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../src/core/errors.js';
 import { parseSpec, loadSpec } from '../src/sweep/spec.js';
 import { gridSize } from '../src/sweep/grid.js';
 import { selectEngine } from '../src/engines/select.js';
+import { removeTempDirs, tempDir } from './fixtures/temp.js';
+
+test.after.always(removeTempDirs);
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 
@@ -66,21 +68,28 @@ test('the same spec as JSON gives the same grid', (t) => {
 test('a wrong axis value names its position and what was expected', (t) => {
   rejects(t, spec('n: [100], d: [10], rho: [0.5, 1, two], method: [sgd]'), 'grid.rho[2]: expected a positive number, got "two"');
   rejects(t, spec('n: [100, -5], d: [10], m: [4], method: [sgd]'), 'grid.n[1]: expected a positive integer, got -5');
-  rejects(t, spec('n: [100], d: [10], m: [4], method: [sgd, sgdd]'), 'grid.method[1]: expected one of gd, sgd, adam, pgd, mirror-gd, lecun-pgd, lm, got "sgdd"');
+  rejects(t, spec('n: [100], d: [10], m: [4], method: [sgd, sgdd]'), 'grid.method[1]: expected one of gd, sgd, adam, pgd, mirror-gd, lecun-pgd, lm, got "sgdd"; did you mean sgd?');
+  rejects(t, spec('n: [100], d: [10], m: [4], method: [sgd, bogus]'), 'grid.method[1]: expected one of gd, sgd, adam, pgd, mirror-gd, lecun-pgd, lm, got "bogus"');
   rejects(t, spec('n: [100], d: [10], m: [4], method: [sgd], lr: []'), 'grid.lr: expected a non-empty list of values, got []');
   rejects(t, spec('n: [100], d: [10], m: [4], method: [sgd], lr: 0.1'), 'grid.lr: expected a non-empty list of values, got 0.1');
 });
 
-test('unknown keys are rejected with the allowed ones listed', (t) => {
-  rejects(t, `${spec(BASE)}runtimeout: 3\n`, /^runtimeout: unknown field \(allowed: name, description, data, grid, zip, trials, seeds, budget, success, defaults, methods, runTimeout\)$/);
-  rejects(t, spec(`${BASE}, lrr: [1]`), /^grid\.lrr: unknown axis \(allowed: method, n, d, m, activation, .*, rho, or <method>\.<setting> such as pgd\.radius\)$/);
+test('unknown keys are rejected with the allowed ones listed, and the nearest one suggested', (t) => {
+  rejects(t, `${spec(BASE)}runtimeout: 3\n`, /^runtimeout: unknown field \(allowed: name, description, data, grid, zip, trials, seeds, budget, success, defaults, methods, runTimeout\); did you mean runTimeout\?$/);
+  rejects(t, `${spec(BASE)}bogus: 3\n`, /^bogus: unknown field \(allowed: name, .*, runTimeout\)$/);
+  rejects(t, spec(`${BASE}, lrr: [1]`), /^grid\.lrr: unknown axis \(allowed: method, n, d, m, activation, .*, rho, or <method>\.<setting> such as pgd\.radius\); did you mean lr\?$/);
   rejects(t, spec(`${BASE}, seed: [1]`), /^grid\.seed: unknown axis \(use trials or seeds\)/);
-  rejects(t, spec(BASE, 'methods: { sgd: { lrr: 0.1 } }'), /^methods\.sgd\.lrr: unknown field \(allowed: activation, init, optimizer, .*lr, .*\)$/);
-  rejects(t, spec(BASE, 'methods: { sgdd: { lr: 0.1 } }'), 'methods.sgdd: unknown field (allowed: gd, sgd, adam, pgd, mirror-gd, lecun-pgd, lm)');
-  rejects(t, spec(BASE, 'budget: { iterations: 10, secs: 5 }'), 'budget.secs: unknown field (allowed: iterations, seconds)');
-  rejects(t, spec(BASE, 'success: { relloss: 0.1 }'), 'success.relloss: unknown field (allowed: relLoss)');
-  rejects(t, spec(BASE, 'data: { source: gaussian, label: sign }'), /^data\.label: unknown field \(allowed: source, labels, teacherWidth, nTest\)$/);
-  rejects(t, spec(`${BASE}, pgd.radiu: [1]`), /^grid\.pgd\.radiu: unknown per-method axis \(allowed after "pgd\.": activation, /);
+  rejects(t, spec(BASE, 'methods: { sgd: { lrr: 0.1 } }'), /^methods\.sgd\.lrr: unknown field \(allowed: activation, init, optimizer, .*lr, .*\); did you mean lr\?$/);
+  rejects(t, spec(BASE, 'methods: { sgdd: { lr: 0.1 } }'), 'methods.sgdd: unknown field (allowed: gd, sgd, adam, pgd, mirror-gd, lecun-pgd, lm); did you mean sgd?');
+  rejects(t, spec(BASE, 'budget: { iterations: 10, secs: 5 }'), 'budget.secs: unknown field (allowed: iterations, seconds); did you mean seconds?');
+  rejects(t, spec(BASE, 'success: { relloss: 0.1 }'), 'success.relloss: unknown field (allowed: relLoss); did you mean relLoss?');
+  rejects(t, spec(BASE, 'data: { source: gaussian, label: sign }'), /^data\.label: unknown field \(allowed: source, labels, teacherWidth, nTest\); did you mean labels\?$/);
+  rejects(t, spec(`${BASE}, pgd.radiu: [1]`), /^grid\.pgd\.radiu: unknown per-method axis \(allowed after "pgd\.": activation, .*\); did you mean pgd\.radius\?$/);
+  rejects(t, spec(`${BASE}, pdg.radius: [1]`), /^grid\.pdg\.radius: unknown axis \(allowed: .*\); did you mean pgd\.radius\?$/);
+  rejects(t, spec(BASE, 'trails: 3'), /^trails: unknown field \(allowed: .*\); did you mean trials\?$/);
+  rejects(t, spec(BASE, 'defaults: { learningRate: 0.1 }'), /^defaults\.learningRate: unknown field \(allowed: [^)]*\)$/);
+  rejects(t, spec(BASE, 'defaults: { activation: tahn }'), /^defaults\.activation: expected one of tanh, .*, got "tahn"; did you mean tanh\? \(in the configuration /);
+  rejects(t, spec('m: [4], method: [sgd]', 'zip: [{ n: 100, dd: 10 }]'), /^zip\[0\]\.dd: unknown axis \(allowed: .*\); did you mean d\?$/);
   rejects(t, spec(BASE, 'defaults: { n: 5 }'), 'defaults.n: n can only be a grid axis (e.g. grid.n: [...])');
 });
 
@@ -112,7 +121,7 @@ test('a mirrored method at an odd width given directly is rejected, naming the c
 });
 
 test('n + nTest beyond what the data source holds is rejected', (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'narrowsweep-spec-'));
+  const dir = tempDir('narrowsweep-spec-');
   const csv = join(dir, 'small.csv');
   writeFileSync(csv, `x1,x2,y\n${Array.from({ length: 10 }, (_, i) => `${i},${i * 2},${i % 2}`).join('\n')}\n`);
   const data = `data: { source: csv, path: ${JSON.stringify(csv)}, labelCol: 2, nTest: 3 }`;
@@ -187,7 +196,7 @@ function cli(cwd: string, ...args: string[]) {
 }
 
 test('narrowsweep plan on a bad spec: exit 2, the message on stderr, nothing written', (t) => {
-  const cwd = mkdtempSync(join(tmpdir(), 'narrowsweep-plan-'));
+  const cwd = tempDir('narrowsweep-plan-');
   writeFileSync(join(cwd, 'bad.yaml'), spec('n: [100], d: [10], rho: [0.5, 1, two], method: [sgd]'));
   const r = cli(cwd, 'plan', 'bad.yaml');
   t.is(r.status, 2);
@@ -197,7 +206,7 @@ test('narrowsweep plan on a bad spec: exit 2, the message on stderr, nothing wri
 });
 
 test('narrowsweep run on a bad spec: exit 2 and no results folder', (t) => {
-  const cwd = mkdtempSync(join(tmpdir(), 'narrowsweep-plan-'));
+  const cwd = tempDir('narrowsweep-plan-');
   writeFileSync(join(cwd, 'bad.yaml'), spec('n: [100], d: [10], m: [3], method: [pgd]'));
   const r = cli(cwd, 'run', 'bad.yaml', '--quiet');
   t.is(r.status, 2);
@@ -206,7 +215,7 @@ test('narrowsweep run on a bad spec: exit 2 and no results folder', (t) => {
 });
 
 test('narrowsweep plan on a good spec prints the size and writes nothing', (t) => {
-  const cwd = mkdtempSync(join(tmpdir(), 'narrowsweep-plan-'));
+  const cwd = tempDir('narrowsweep-plan-');
   writeFileSync(join(cwd, 'demo.yaml'), DEMO);
   const r = cli(cwd, 'plan', 'demo.yaml');
   t.is(r.status, 0, r.stderr);
@@ -218,7 +227,7 @@ test('narrowsweep plan on a good spec prints the size and writes nothing', (t) =
 });
 
 test('narrowsweep plan times the engine the runs will use and samples distinct cells of the first trial', async (t) => {
-  const cwd = mkdtempSync(join(tmpdir(), 'narrowsweep-plan-'));
+  const cwd = tempDir('narrowsweep-plan-');
   writeFileSync(join(cwd, 'demo.yaml'), DEMO);
   // 80 cells x 5 seeds: 5 samples evenly spaced over all 400 runs would be one cell at 5 seeds.
   const r = cli(cwd, 'plan', 'demo.yaml', '--samples', '5');
@@ -238,4 +247,143 @@ test('narrowsweep plan times the engine the runs will use and samples distinct c
   t.regex(ts.stdout, /with the ts engine the runs use/);
   t.regex(ts.stdout, /on engine ts \(typescript reference/);
   t.deepEqual(readdirSync(cwd).sort(), ['demo.yaml', 'ts.yaml']);
+});
+
+/** The allowed names an unknown-field error lists: the test cases below must cover each. */
+function allowedNames(text: string): string[] {
+  const e = messageOf(() => parseSpec(text, 'x.yaml'));
+  const m = /\(allowed: ([^)]*)\)/.exec(e);
+  if (!m) throw new Error(`no allowed list in: ${e}`);
+  return m[1]!.split(', ');
+}
+function messageOf(f: () => unknown): string {
+  try { f(); } catch (e) { return (e as Error).message; }
+  throw new Error('expected an error');
+}
+
+test('runTimeout: -5, "abc", 0 and a list are rejected; a positive number is kept', (t) => {
+  for (const [value, shown] of [['-5', '-5'], ['abc', '"abc"'], ['0', '0'], ['[5]', '[5]'], ['"10"', '"10"']]) {
+    rejects(t, spec(BASE, `runTimeout: ${value}`), `runTimeout: expected a positive number, got ${shown}`);
+  }
+  t.is(parseSpec(spec(BASE, 'runTimeout: 0.5'), 'ok.yaml').runTimeout, 0.5);
+  t.is(parseSpec(spec(BASE), 'ok.yaml').runTimeout, null);
+});
+
+test('every top-level spec field rejects a bad value, naming the field', (t) => {
+  const cases: Record<string, [string, string | RegExp]> = {
+    name: [`name: 5\ngrid: { ${BASE} }`, 'name: expected a folder-safe name (letters, digits, ., _, -; no leading dot), got 5'],
+    description: [spec(BASE, 'description: [1]'), 'description: expected text, got [1]'],
+    data: [spec(BASE, 'data: 7'), 'data: expected an object such as { source: gaussian, labels: gaussian }, got 7'],
+    grid: ['name: t\ngrid: [1]\n', 'grid: expected a mapping of axis names to lists, got [1]'],
+    zip: [spec('m: [4], method: [sgd]', 'zip: 5'), /^zip: expected a list of tuples such as .* got 5$/],
+    trials: [spec(BASE, 'trials: 0'), 'trials: expected a positive integer, got 0'],
+    seeds: [spec(BASE, 'seeds: [-1]'), 'seeds[0]: expected a non-negative integer, got -1'],
+    budget: [spec(BASE, 'budget: 5'), 'budget: expected { iterations, seconds }, got 5'],
+    success: [spec(BASE, 'success: 1'), 'success: expected { relLoss: <epsilon> }, got 1'],
+    defaults: [spec(BASE, 'defaults: 3'), 'defaults: expected a mapping of settings such as { lr: 0.05 }, got 3'],
+    methods: [spec(BASE, 'methods: [sgd]'), 'methods: expected a mapping of method names to settings, got ["sgd"]'],
+    runTimeout: [spec(BASE, 'runTimeout: -5'), 'runTimeout: expected a positive number, got -5'],
+  };
+  t.deepEqual(Object.keys(cases).sort(), allowedNames(spec(BASE, 'bogus: 1')).sort(), 'a top-level field without a bad-value case');
+  for (const [field, [text, message]] of Object.entries(cases)) {
+    const e = t.throws(() => parseSpec(text, 'bad.yaml'), { instanceOf: ConfigError }, field);
+    if (typeof message === 'string') t.is(e?.message, message, field); else t.regex(e?.message ?? '', message, field);
+  }
+  rejects(t, spec(BASE, 'budget: { seconds: 0 }'), 'budget.seconds: expected a positive number, got 0');
+  rejects(t, spec(BASE, 'budget: { iterations: -1 }'), 'budget.iterations: expected a non-negative integer, got -1');
+  rejects(t, spec(BASE, 'success: { relLoss: abc }'), 'success.relLoss: expected a non-negative number, got "abc"');
+  rejects(t, spec(BASE, 'methods: { sgd: 5 }'), 'methods.sgd: expected a mapping of settings such as { lr: 0.05 }, got 5');
+});
+
+test('every setting (defaults and methods.<method>) rejects a bad value, naming the field', (t) => {
+  const cases: Record<string, [string, RegExp]> = {
+    activation: ['elu', /expected one of tanh, sigmoid, softplus, swish, gelu, sin, relu, got "elu"/],
+    init: ['xavier', /expected one of lecun, mirrored, got "xavier"/],
+    optimizer: ['rmsprop', /expected one of gd, sgd, adam, lm, got "rmsprop"/],
+    constraint: ['box', /expected one of none, ball, got "box"/],
+    trainOutput: ['yes', /expected true or false, got "yes"/],
+    projection: ['local', /expected one of global, per-neuron, got "local"/],
+    radius: ['big', /expected a positive number, auto, or \{ relative: c \}, got "big"/],
+    kappa: ['0', /expected a positive number, got 0/],
+    lr: ['-1', /expected a positive number, got -1/],
+    lrScale: ['0', /expected a positive number, got 0/],
+    batch: ['0', /expected a positive integer, got 0/],
+    momentum: ['1', /expected a number in \[0, 1\), got 1/],
+    beta1: ['-0.1', /expected a number in \[0, 1\), got -0\.1/],
+    beta2: ['1', /expected a number in \[0, 1\), got 1/],
+    adamEps: ['0', /expected a positive number, got 0/],
+    lmDamping: ['-1', /expected a positive number, got -1/],
+    lmFactor: ['1', /expected a number > 1, got 1/],
+    outputScale: ['0', /expected a positive number, got 0/],
+    iterations: ['-1', /expected a non-negative integer, got -1/],
+    seconds: ['0', /expected a positive number, got 0/],
+    epsilon: ['-1', /expected a non-negative number, got -1/],
+    logEvery: ['1.5', /expected a non-negative integer, got 1\.5/],
+    certificateMaxN: ['-1', /expected a non-negative integer, got -1/],
+    dtype: ['float16', /expected one of float64, float32, got "float16"/],
+    engine: ['gpu', /expected one of auto, ts, wasm, native, tfjs, got "gpu"/],
+  };
+  t.deepEqual(Object.keys(cases).sort(), allowedNames(spec(BASE, 'defaults: { bogus: 1 }')).sort(), 'a setting without a bad-value case');
+  for (const [key, [value, re]] of Object.entries(cases)) {
+    for (const where of ['defaults', 'methods.sgd']) {
+      const block = where === 'defaults' ? `defaults: { ${key}: ${value} }` : `methods: { sgd: { ${key}: ${value} } }`;
+      const e = t.throws(() => parseSpec(spec(BASE, block), 'bad.yaml'), { instanceOf: ConfigError }, `${where}.${key}`);
+      t.true((e?.message ?? '').startsWith(`${where}.${key}: `), e?.message);
+      t.regex(e?.message ?? '', re, `${where}.${key}`);
+    }
+  }
+});
+
+test('every data field, for each source, rejects a bad value, naming the field', (t) => {
+  const dir = tempDir('narrowsweep-spec-');
+  const csv = join(dir, 'ok.csv');
+  writeFileSync(csv, 'a,b,y\n1,2,3\n4,5,6\n');
+  const bad: Record<string, Record<string, [string, RegExp]>> = {
+    gaussian: {
+      source: ['parquet', /^data\.source: expected one of gaussian, sphere, mnist, csv, got "parquet"/],
+      labels: ['fuzzy', /^data\.labels: expected one of gaussian, sign, teacher, got "fuzzy"/],
+      teacherWidth: ['0', /^data\.teacherWidth: expected a positive integer, got 0/],
+      nTest: ['-1', /^data\.nTest: expected a non-negative integer, got -1/],
+    },
+    mnist: {
+      source: ['parquet', /^data\.source: expected one of/],
+      labels: ['gaussian', /^data\.labels: expected one of digits, parity, random, got "gaussian"/],
+      classes: ['[3, 3]', /^data\.classes: expected two different digits such as \[3, 8\], got \[3,3\]/],
+      nTest: ['1.5', /^data\.nTest: expected a non-negative integer, got 1\.5/],
+      standardize: ['yes', /^data\.standardize: expected true or false, got "yes"/],
+    },
+    csv: {
+      source: ['parquet', /^data\.source: expected one of/],
+      path: ['""', /^data\.path: expected a file path, got ""/],
+      labelCol: ['-1', /^data\.labelCol: expected a non-negative integer, got -1/],
+      header: ['maybe', /^data\.header: expected auto, true or false, got "maybe"/],
+      nTest: ['-2', /^data\.nTest: expected a non-negative integer, got -2/],
+      standardize: ['1', /^data\.standardize: expected true or false, got 1/],
+    },
+  };
+  const good: Record<string, Record<string, string>> = {
+    gaussian: { source: 'gaussian', labels: 'teacher' },
+    mnist: { source: 'mnist', labels: 'digits' },
+    csv: { source: 'csv', path: JSON.stringify(csv) },
+  };
+  for (const [source, fields] of Object.entries(bad)) {
+    const base = good[source]!;
+    const known = allowedNames(spec(BASE, `data: { ${Object.entries({ ...base, bogus: '1' }).map(([k, v]) => `${k}: ${v}`).join(', ')} }`));
+    t.deepEqual(Object.keys(fields).sort(), [...known].sort(), `${source}: a data field without a bad-value case`);
+    for (const [key, [value, re]] of Object.entries(fields)) {
+      const data = Object.entries({ ...base, [key]: value }).map(([k, v]) => `${k}: ${v}`).join(', ');
+      const e = t.throws(() => parseSpec(spec(BASE, `data: { ${data} }`), 'bad.yaml'), { instanceOf: ConfigError }, `${source} ${key}`);
+      t.regex(e?.message ?? '', re, `${source} ${key}`);
+    }
+  }
+});
+
+test('narrowsweep plan with a bad runTimeout: one line, exit 2, nothing written', (t) => {
+  const cwd = tempDir('narrowsweep-plan-');
+  writeFileSync(join(cwd, 'bad.yaml'), spec(BASE, 'runTimeout: abc'));
+  const r = cli(cwd, 'plan', 'bad.yaml');
+  t.is(r.status, 2);
+  t.is(r.stderr, 'narrowsweep: runTimeout: expected a positive number, got "abc"\n');
+  t.is(r.stdout, '');
+  t.deepEqual(readdirSync(cwd), ['bad.yaml']);
 });

@@ -6,6 +6,7 @@ import { existsSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { aggregate, JOURNAL_FILE } from '../report/aggregate.js';
 import { GridIndex, readSpecSnapshot, SnapshotError, SPEC_FILE } from '../sweep/snapshot.js';
+import { explainFlagError } from '../core/suggest.js';
 
 const USAGE = `usage: narrowsweep aggregate <results/name> [--method M] [--quiet]
 
@@ -28,7 +29,7 @@ export function parseTableArgs(argv: string[], command: string, usage: string): 
       options: { method: { type: 'string' }, quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
     });
   } catch (e) {
-    console.error(`narrowsweep ${command}: ${(e as Error).message}\n\n${usage}`);
+    console.error(`narrowsweep ${command}: ${explainFlagError((e as Error).message, ['method', 'quiet', 'help'])}\n\n${usage}`);
     return 2;
   }
   if (parsed.values.help) { console.log(usage); return 0; }

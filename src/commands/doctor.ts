@@ -6,6 +6,7 @@ import { Rng } from '../core/rng.js';
 import type { Dtype, Engine, Problem } from '../core/types.js';
 import { loadNativeEngine, nativeInfo, nativeLinalgInfo } from '../engines/native.js';
 import { selectEngine } from '../engines/select.js';
+import { didYouMean } from '../core/suggest.js';
 
 const USAGE = `usage: narrowsweep doctor [--seconds 2]
 
@@ -74,7 +75,7 @@ export async function main(argv: string[]): Promise<number> {
       seconds = Number(argv[++i]);
       if (!(seconds > 0)) { console.error('narrowsweep doctor: --seconds: expected a positive number'); return 2; }
     } else {
-      console.error(`narrowsweep doctor: unknown option ${a}\n\n${USAGE}`);
+      console.error(`narrowsweep doctor: unknown option ${a}${a !== undefined && a.startsWith('-') ? didYouMean(a.replace(/^-+/, '--'), ['--seconds', '--help']) : ''}\n\n${USAGE}`);
       return 2;
     }
   }

@@ -10,6 +10,7 @@ import { loadSpec } from '../sweep/spec.js';
 import type { Spec } from '../sweep/spec.js';
 import { canonicalJson, cellCount, describeCell, gridSize, iterateCells, iterateGrid } from '../sweep/grid.js';
 import type { GridEntry } from '../sweep/types.js';
+import { explainFlagError } from '../core/suggest.js';
 
 const USAGE = `usage: narrowsweep plan <spec.yaml|.json> [--samples K]
 
@@ -98,7 +99,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, options: { samples: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
   } catch (e) {
-    console.error(`narrowsweep plan: ${(e as Error).message}\n\n${USAGE}`);
+    console.error(`narrowsweep plan: ${explainFlagError((e as Error).message, ['samples', 'help'])}\n\n${USAGE}`);
     return 2;
   }
   if (parsed.values.help) { console.log(USAGE); return 0; }

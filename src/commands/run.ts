@@ -16,6 +16,7 @@ import { parseShard, shardText } from '../sweep/shard.js';
 import type { Shard } from '../sweep/shard.js';
 import { aggregate } from '../report/aggregate.js';
 import type { AggregateOutput } from '../report/aggregate.js';
+import { explainFlagError } from '../core/suggest.js';
 
 const USAGE = `usage: narrowsweep run <spec.yaml|.json> [options]
 
@@ -67,28 +68,24 @@ function numberFlag(name: string, v: string | undefined, opts: { integer?: boole
 }
 
 function parseFlags(argv: string[]): RunFlags | 'help' {
+  const options = {
+    workers: { type: 'string' },
+    out: { type: 'string' },
+    'retry-failed': { type: 'boolean' },
+    'run-timeout': { type: 'string' },
+    fresh: { type: 'boolean' },
+    quiet: { type: 'boolean' },
+    grace: { type: 'string' },
+    'worker-memory': { type: 'string' },
+    refresh: { type: 'string' },
+    shard: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  } as const;
   let parsed;
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        workers: { type: 'string' },
-        out: { type: 'string' },
-        'retry-failed': { type: 'boolean' },
-        'run-timeout': { type: 'string' },
-        fresh: { type: 'boolean' },
-        quiet: { type: 'boolean' },
-        grace: { type: 'string' },
-        'worker-memory': { type: 'string' },
-        refresh: { type: 'string' },
-        shard: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
+    parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, options });
   } catch (e) {
-    throw new UsageError((e as Error).message);
+    throw new UsageError(explainFlagError((e as Error).message, Object.keys(options)));
   }
   const v = parsed.values;
   if (v.help) return 'help';

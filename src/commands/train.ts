@@ -5,14 +5,18 @@ import { dirname } from 'node:path';
 import { ConfigError } from '../core/errors.js';
 import type { DataSpec, RunConfig } from '../core/types.js';
 import { executeRun } from '../run.js';
-import { writeDatasetCsv } from '../data/load.js';
+import { resolveData } from '../core/config.js';
+import { dataCapacity, dataDimension, writeDatasetCsv } from '../data/load.js';
+import { explainFlagError } from '../core/suggest.js';
 
 const HELP = `usage: narrowsweep train --method <preset> --n N --d D --m M [options]
 
 Trains one configuration and prints the result JSON (METHOD.md section 5) on stdout.
 
   --method gd|sgd|adam|pgd|mirror-gd|lecun-pgd|lm      preset (METHOD.md section 4)
-  --n, --d, --m, --seed                                 sizes and seed (seed defaults to 0)
+  --n, --d, --m, --seed                                 sizes and seed (seed defaults to 0); with csv data n defaults
+                                                        to the data rows minus --n-test and d to the columns minus
+                                                        the label (a smaller --n takes the first rows); mnist: d 784
   --init lecun|mirrored  --optimizer gd|sgd|adam|lm  --constraint none|ball  --train-output true|false
   --activation tanh|sigmoid|softplus|swish|gelu|sin|relu
   --lr <number|auto>  --lr-scale c  --batch B  --momentum mu  --beta1  --beta2  --adam-eps
@@ -23,7 +27,7 @@ Trains one configuration and prints the result JSON (METHOD.md section 5) on std
   --teacher-width K (default d)  --classes 3,8  --label-col C (0-based; default the last column)  --header auto|true|false  --n-test T  --standardize true|false
   --dtype float64|float32  --engine auto|native|wasm|ts|tfjs
   --config run.json        a RunConfig JSON file; flags override its fields
-  --save-model model.json  final and initial parameters, for independent recomputation
+  --save-model model.json  final and initial parameters, the input transform (mean, scale) and the label map
   --save-data data.csv     the exact training data (label last); data.test.csv for a test split
   --quiet                  no progress lines on stderr`;
 
@@ -56,12 +60,12 @@ function boolFlag(flag: string, s: string): boolean {
 }
 
 /** Builds the RunConfig from --config and the flags. Exported for tests. */
-export function configFromArgs(argv: string[]): { cfg: RunConfig; saveModel?: string; saveData?: string; quiet: boolean; help: boolean } {
+export function configFromArgs(argv: string[]): { cfg: RunConfig; saveModel?: string; saveData?: string; quiet: boolean; help: boolean; notes: string[] } {
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false });
   } catch (e) {
-    throw new ConfigError('', `${(e as Error).message}\n\n${HELP}`);
+    throw new ConfigError('', `${explainFlagError((e as Error).message, Object.keys(OPTIONS))}\n\n${HELP}`);
   }
   const v = parsed.values;
   const base: Record<string, unknown> = {};
@@ -109,12 +113,40 @@ export function configFromArgs(argv: string[]): { cfg: RunConfig; saveModel?: st
     base.data = data as unknown as DataSpec;
   }
   if (base.seed === undefined) base.seed = 0;
+  const notes = v.help ? [] : sizesFromData(base);
   if (!v.help) {
     for (const k of ['method', 'n', 'd', 'm'] as const) {
       if (base[k] === undefined) throw new ConfigError(`--${k}`, `is required (narrowsweep train --help)`);
     }
   }
-  return { cfg: base as unknown as RunConfig, saveModel: v['save-model'], saveData: v['save-data'], quiet: v.quiet ?? false, help: v.help ?? false };
+  return { cfg: base as unknown as RunConfig, saveModel: v['save-model'], saveData: v['save-data'], quiet: v.quiet ?? false, help: v.help ?? false, notes };
+}
+
+/**
+ * Fills what the data file fixes: for csv data n (the data rows minus nTest) and d (the columns
+ * minus the label), for mnist d (784). A given n smaller than the file takes its first rows; a
+ * given d must match the file. Returns notes on what was taken from the file.
+ */
+function sizesFromData(base: Record<string, unknown>): string[] {
+  if (base.data === undefined || (base.n !== undefined && base.d !== undefined)) return [];
+  const spec = resolveData('data', base.data);
+  const features = dataDimension(spec);
+  if (features === null) return [];
+  const what = spec.source === 'csv' ? spec.path : 'mnist';
+  const notes: string[] = [];
+  if (base.d === undefined) {
+    base.d = features;
+    notes.push(`d = ${features}${spec.source === 'csv' ? ' (the columns but the label)' : ' (28 x 28 pixels)'}`);
+  } else if (base.d !== features) {
+    throw new ConfigError('--d', `${String(base.d)}, but ${what} has ${features} features${spec.source === 'csv' ? ` (${features + 1} columns, one of them the label)` : ''}; give --d ${features} or leave it out`);
+  }
+  if (spec.source === 'csv' && base.n === undefined) {
+    const rows = dataCapacity(spec), nTest = spec.nTest ?? 0;
+    if (rows - nTest < 1) throw new ConfigError('--n-test', `${nTest} test rows leave no training rows: ${spec.path} has ${rows} data rows`);
+    base.n = rows - nTest;
+    notes.push(`n = ${rows - nTest} (${rows} data rows${nTest > 0 ? ` - ${nTest} test rows` : ''})`);
+  }
+  return [`${notes.join(', ')} from ${what}`];
 }
 
 /** Writes via a temporary file and a rename, so a crash never leaves half a file. */
@@ -151,6 +183,8 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
   if (showProgress) process.stderr.write('\n');
+  // after the run: bad input stays one line
+  if (!args.quiet) for (const note of args.notes) process.stderr.write(`narrowsweep: ${note}\n`);
   const { result, model, dataset, resolved } = out;
   if (args.saveData) writeDatasetCsv(args.saveData, dataset);
   if (args.saveModel) {
@@ -159,6 +193,8 @@ export async function main(argv: string[]): Promise<number> {
       activation: resolved.activation, d, m,
       W: rows(model.W, d, m), v: Array.from(model.v),
       W0: rows(model.W0, d, m), v0: Array.from(model.v0),
+      // x = (raw[input.featureColumns] - input.mean) / input.scale, then F = s(x W) v
+      input: dataset.input, labels: dataset.labels,
       relLoss: result.relLoss, trainRelLoss: result.relLoss, testRelLoss: result.testRelLoss,
       config: resolved,
     }) + '\n');

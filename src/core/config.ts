@@ -5,6 +5,7 @@ import type {
   Constraint, DataSpec, Init, Optimizer, Preset, ResolvedConfig, RunConfig,
 } from './types.js';
 import { ConfigError } from './errors.js';
+import { didYouMean } from './suggest.js';
 import { canonicalData } from './data.js';
 
 interface PresetFactors { init: Init; optimizer: Optimizer | 'gd-or-sgd'; constraint: Constraint; trainOutput: boolean }
@@ -91,7 +92,7 @@ function unitInterval(path: string, x: unknown): number {
 }
 function oneOf<T extends string>(path: string, x: unknown, options: readonly T[]): T {
   if (typeof x !== 'string' || !(options as readonly string[]).includes(x)) {
-    throw new ConfigError(path, `expected one of ${options.join(', ')}, got ${describe(x)}`);
+    throw new ConfigError(path, `expected one of ${options.join(', ')}, got ${describe(x)}${typeof x === 'string' ? didYouMean(x, options) : ''}`);
   }
   return x as T;
 }
@@ -104,7 +105,7 @@ function checkKeys(path: string, obj: Record<string, unknown>, allowed: readonly
   for (const k of Object.keys(obj)) {
     if (!allowed.includes(k)) {
       const where = path ? `${path}.${k}` : k;
-      throw new ConfigError(where, `unknown field (allowed: ${allowed.join(', ')})`);
+      throw new ConfigError(where, `unknown field (allowed: ${allowed.join(', ')})${didYouMean(k, allowed)}`);
     }
   }
 }

@@ -17,7 +17,9 @@ import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { standardize } from '../core/data.js';
 import { DataError } from '../core/errors.js';
-import type { DataSpec, Dataset } from '../core/types.js';
+import type { DataSpec } from '../core/types.js';
+import { divisors, identityInput } from './input.js';
+import type { LoadedDataset } from './input.js';
 
 export type CsvSpec = Extract<DataSpec, { source: 'csv' }>;
 
@@ -161,8 +163,11 @@ export function csvFeatureCount(spec: CsvSpec): number {
   return readCsvTable(spec.path, spec.header ?? 'auto').cols - 1;
 }
 
-/** The first n rows as training data and the next data.nTest rows as test data (see the file header). */
-export function readCsvDataset(spec: CsvSpec, n: number, d: number): Dataset {
+/**
+ * The first n rows as training data and the next data.nTest rows as test data (see the file header),
+ * with the input transform and the label column that make them from the file's rows.
+ */
+export function readCsvDataset(spec: CsvSpec, n: number, d: number): LoadedDataset {
   const t = readCsvTable(spec.path, spec.header ?? 'auto');
   const label = labelColumn(spec, t.cols);
   const features = t.cols - 1;
@@ -189,11 +194,17 @@ export function readCsvDataset(spec: CsvSpec, n: number, d: number): Dataset {
   const train = take(0, n);
   const test = nTest > 0 ? take(n, nTest) : null;
   const std = spec.standardize !== false;
-  if (std) standardize(train.X, n, d, test?.X ?? null);
+  const input = { ...identityInput('csv', d), path: spec.path, header: t.header !== null, labelColumn: label };
+  input.featureColumns = Array.from({ length: t.cols }, (_, c) => c).filter((c) => c !== label);
+  if (std) {
+    const { mean, sd } = standardize(train.X, n, d, test?.X ?? null);
+    Object.assign(input, { standardized: true, mean: Array.from(mean), scale: divisors(sd) });
+  }
   const rowsDesc = nTest > 0 ? `lines ${t.lines[0]}-${t.lines[n - 1]} train, ${t.lines[n]}-${t.lines[n + nTest - 1]} test` : `lines ${t.lines[0]}-${t.lines[n - 1]}`;
   return {
     n, d, X: train.X, y: train.y,
     nTest, Xtest: test?.X ?? null, ytest: test?.y ?? null,
     source: `csv ${spec.path} (${rowsDesc}, label column ${label + 1}${std ? ', standardized' : ''})`,
+    input, labels: { kind: 'values', column: label },
   };
 }

@@ -7,11 +7,16 @@ import { DataError } from '../core/errors.js';
 import type { DataSpec, Dataset, ResolvedConfig } from '../core/types.js';
 import { csvCapacity, csvFeatureCount, readCsvDataset } from './csv.js';
 import { MNIST_D, mnistCapacity, readMnistDataset } from './mnist.js';
+import { identityInput } from './input.js';
+import type { LoadedDataset } from './input.js';
 
-/** The dataset of a run. Depends on seed, n, d, the data spec (and, for teacher labels, the activation) only. */
-export function loadDataset(cfg: ResolvedConfig): Dataset {
+/**
+ * The dataset of a run, with how its inputs and labels were made from the raw data. Depends on seed,
+ * n, d, the data spec (and, for teacher labels, the activation) only.
+ */
+export function loadDataset(cfg: ResolvedConfig): LoadedDataset {
   const spec = cfg.data;
-  if (isSynthetic(spec)) return syntheticDataset(cfg);
+  if (isSynthetic(spec)) return { ...syntheticDataset(cfg), input: identityInput(spec.source, cfg.d), labels: { kind: 'values' } };
   if (spec.source === 'csv') return readCsvDataset(spec, cfg.n, cfg.d);
   return readMnistDataset(spec, cfg.n, cfg.d, cfg.seed);
 }

@@ -18,7 +18,9 @@ import { dirname, join } from 'node:path';
 import { standardize } from '../core/data.js';
 import { DataError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
-import type { DataSpec, Dataset } from '../core/types.js';
+import type { DataSpec } from '../core/types.js';
+import { divisors, identityInput } from './input.js';
+import type { LabelMap, LoadedDataset } from './input.js';
 
 export type MnistSpec = Extract<DataSpec, { source: 'mnist' }>;
 
@@ -92,7 +94,8 @@ export function mnistCapacity(spec: MnistSpec): number {
   return poolClasses(spec).reduce((s, k) => s + mnistDigit(k).count, 0);
 }
 
-export function readMnistDataset(spec: MnistSpec, n: number, d: number, seed: number): Dataset {
+/** The images of the spec (see the file header), with the input transform and the label map. */
+export function readMnistDataset(spec: MnistSpec, n: number, d: number, seed: number): LoadedDataset {
   if (d !== MNIST_D) {
     throw new DataError(`data.source mnist: the images have ${MNIST_D} features (${MNIST_SIDE}x${MNIST_SIDE} pixels), but d = ${d}; set d: ${MNIST_D}`);
   }
@@ -135,7 +138,14 @@ export function readMnistDataset(spec: MnistSpec, n: number, d: number, seed: nu
   const train = take(Int32Array.from({ length: n }, (_, i) => i));
   const test = nTest > 0 ? take(Int32Array.from({ length: nTest }, (_, i) => N - nTest + i)) : null;
   const std = spec.standardize !== false;
-  if (std) standardize(train.X, n, MNIST_D, test?.X ?? null);
+  const input = identityInput('mnist', MNIST_D);
+  if (std) {
+    const { mean, sd } = standardize(train.X, n, MNIST_D, test?.X ?? null);
+    Object.assign(input, { standardized: true, mean: Array.from(mean), scale: divisors(sd) });
+  }
+  const labels: LabelMap = spec.labels === 'digits' ? { kind: 'classes', '+1': classes[0]!, '-1': classes[1]! }
+    : spec.labels === 'parity' ? { kind: 'classes', '+1': 'even', '-1': 'odd' }
+      : { kind: 'random', note: 'a fixed random +1/-1 per image' };
   const what = spec.labels === 'digits' ? `digits ${classes[0]} (+1) vs ${classes[1]} (-1)`
     : spec.labels === 'parity' ? `parity (even +1, odd -1)${classes.length === 10 ? '' : ` of digits ${classes.join(', ')}`}`
       : `random +-1 labels${classes.length === 10 ? '' : ` on digits ${classes.join(', ')}`}`;
@@ -143,5 +153,6 @@ export function readMnistDataset(spec: MnistSpec, n: number, d: number, seed: nu
     n, d, X: train.X, y: train.y,
     nTest, Xtest: test?.X ?? null, ytest: test?.y ?? null,
     source: `mnist ${what}, seed ${seed}${std ? ', standardized' : ''}`,
+    input, labels,
   };
 }

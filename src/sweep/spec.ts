@@ -58,6 +58,7 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parseDocument } from 'yaml';
 import { ConfigError } from '../core/errors.js';
+import { didYouMean } from '../core/suggest.js';
 import { PRESETS } from '../core/types.js';
 import type { DataSpec, Preset, ResolvedConfig, RunConfig } from '../core/types.js';
 import type { AxisValue } from './types.js';
@@ -119,6 +120,8 @@ const STRUCTURAL = new Set(['method', 'n', 'd', 'm', 'seed', 'rho']);
 export const SETTING_KEYS: readonly string[] = RUN_CONFIG_KEYS.filter((k) => !STRUCTURAL.has(k) && k !== 'data');
 /** Names allowed as global axes. */
 const AXIS_KEYS: readonly string[] = [...RUN_CONFIG_KEYS.filter((k) => k !== 'seed'), 'rho'];
+/** Every per-method axis name (`pgd.radius`, ...), for suggestions. */
+const METHOD_AXIS_KEYS: readonly string[] = PRESETS.flatMap((p) => SETTING_KEYS.map((k) => `${p}.${k}`));
 
 function describe(x: unknown): string {
   if (x === undefined) return 'nothing';
@@ -134,7 +137,7 @@ function isObject(x: unknown): x is Record<string, Json> {
 function checkKeys(path: string, obj: Record<string, unknown>, allowed: readonly string[]): void {
   for (const k of Object.keys(obj)) {
     if (!allowed.includes(k)) {
-      throw new ConfigError(path ? `${path}.${k}` : k, `unknown field (allowed: ${allowed.join(', ')})`);
+      throw new ConfigError(path ? `${path}.${k}` : k, `unknown field (allowed: ${allowed.join(', ')})${didYouMean(k, allowed)}`);
     }
   }
 }
@@ -156,7 +159,7 @@ function posNum(path: string, x: unknown): number {
 function checkStructuralValue(path: string, name: string, x: Json): void {
   if (name === 'method') {
     if (typeof x !== 'string' || !(PRESETS as readonly string[]).includes(x)) {
-      throw new ConfigError(path, `expected one of ${PRESETS.join(', ')}, got ${describe(x)}`);
+      throw new ConfigError(path, `expected one of ${PRESETS.join(', ')}, got ${describe(x)}${typeof x === 'string' ? didYouMean(x, PRESETS) : ''}`);
     }
   } else if (name === 'n' || name === 'd' || name === 'm') posInt(path, x);
   else if (name === 'rho') posNum(path, x);
@@ -209,11 +212,12 @@ function parseGrid(x: unknown, factors: Factor[], methodFactors: Factor[]): void
     const pm = splitMethodAxis(name);
     if (pm) {
       if (!SETTING_KEYS.includes(pm.field)) {
-        throw new ConfigError(path, `unknown per-method axis (allowed after "${pm.method}.": ${SETTING_KEYS.join(', ')})`);
+        throw new ConfigError(path, `unknown per-method axis (allowed after "${pm.method}.": ${SETTING_KEYS.join(', ')})${didYouMean(name, METHOD_AXIS_KEYS)}`);
       }
     } else if (!AXIS_KEYS.includes(name)) {
       const hint = name === 'seed' ? ' (use trials or seeds)' : '';
-      throw new ConfigError(path, `unknown axis${hint} (allowed: ${AXIS_KEYS.join(', ')}, or <method>.<setting> such as pgd.radius)`);
+      throw new ConfigError(path, `unknown axis${hint} (allowed: ${AXIS_KEYS.join(', ')}, or <method>.<setting> such as pgd.radius)` +
+        (hint ? '' : didYouMean(name, name.includes('.') ? METHOD_AXIS_KEYS : AXIS_KEYS)));
     }
     if (!Array.isArray(values) || values.length === 0) {
       throw new ConfigError(path, `expected a non-empty list of values, got ${describe(values)}`);
@@ -283,7 +287,7 @@ function parseZipGroup(path: string, x: Json): Factor {
     if (splitMethodAxis(name)) throw new ConfigError(where, 'per-method axes (<method>.<setting>) can only be grid axes, not zipped');
     if (!AXIS_KEYS.includes(name)) {
       const hint = name === 'seed' ? ' (use trials or seeds)' : '';
-      throw new ConfigError(where, `unknown axis${hint} (allowed: ${AXIS_KEYS.join(', ')})`);
+      throw new ConfigError(where, `unknown axis${hint} (allowed: ${AXIS_KEYS.join(', ')})${hint ? '' : didYouMean(name, AXIS_KEYS)}`);
     }
     tuples.forEach((t, k) => checkStructuralValue(paths[k]![i]!, name, t[i]!));
   });
