@@ -175,6 +175,7 @@ class Problem : public Napi::ObjectWrap<Problem> {
   void Release() {
     if (p_) k_->destroy(p_);
     p_ = nullptr;
+    std::vector<double>().swap(xx_);
     for (auto& r : refs_) r.Reset();
   }
 
@@ -261,7 +262,18 @@ class Problem : public Napi::ObjectWrap<Problem> {
     if (blas) {
       LinViews v;
       k_->views(p_, &v);
-      if (!gram_blas(v, n_, G, withV ? 1 : 0)) throw Napi::Error::New(env, "native engine: out of memory in gram()");
+      // X X^T is kept for the problem's later Gram matrices (lm: one per iteration) up to n = 8192
+      // (512 MB); beyond, each Gram matrix forms it block by block.
+      if (xx_.empty() && n_ <= 8192) {
+        try {
+          xx_.resize(size_t(n_) * size_t(n_));
+        } catch (const std::bad_alloc&) {
+          throw Napi::Error::New(env, "native engine: out of memory in gram()");
+        }
+        gram_xx(v, n_, xx_.data());
+      }
+      if (!gram_blas(v, n_, G, withV ? 1 : 0, xx_.empty() ? nullptr : xx_.data()))
+        throw Napi::Error::New(env, "native engine: out of memory in gram()");
       return env.Undefined();
     }
 #else
@@ -282,6 +294,7 @@ class Problem : public Napi::ObjectWrap<Problem> {
   void* p_ = nullptr;
   JsBufs js_ = {};
   Napi::ObjectReference refs_[6];
+  std::vector<double> xx_;  // X X^T (lower triangle) for the BLAS Gram matrices, once computed
   int n_ = 0, d_ = 0, m_ = 0;
   bool f32_ = false;
 };

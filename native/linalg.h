@@ -16,8 +16,11 @@ void linalg_init();
 // "OpenBLAS 0.3.21 ..." (the library's own configuration string).
 const char* linalg_name();
 int linalg_threads();
-// G = (X X^T) .* (D D^T) + [withV] A A^T, full and exactly symmetric; false when out of memory.
-bool gram_blas(const LinViews& v, int n, double* G, int withV);
+// X X^T (lower triangle) into XX, n x n.
+bool gram_xx(const LinViews& v, int n, double* XX);
+// G = (X X^T) .* (D D^T) + [withV] A A^T, full and exactly symmetric; XX from gram_xx, or null to
+// form X X^T block by block. False when out of memory.
+bool gram_blas(const LinViews& v, int n, double* G, int withV, const double* XX);
 // In-place Cholesky: the lower triangle becomes L with A = L L^T. LAPACK's info (0: done).
 int cholesky_lower(double* A, int n);
 // b = (L L^T)^-1 b with the factor from cholesky_lower.
