@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 // narrowsweep: parses the subcommand and hands over to its module. No logic of its own.
+import { describeEnvironmentError, isEnvironmentError } from './files.js';
+
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ main(argv: string[]): Promise<number> }> }> = {
   train: { summary: 'train one configuration and print the result JSON', load: () => import('./commands/train.js') },
   plan: { summary: 'validate a sweep spec and show its size and estimated CPU time', load: () => import('./commands/plan.js') },
@@ -44,10 +46,14 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  // Named errors (ConfigError, DataError) are the user's input: one line, exit 2.
+  // Named errors (ConfigError, DataError) are the user's input, and file-system errors such as a
+  // full disk or a read-only folder the user's environment: one line, exit 2.
   const e = err as { name?: string; message?: string };
   if (e && (e.name === 'ConfigError' || e.name === 'DataError')) {
     console.error(`narrowsweep: ${e.message}`);
+    process.exitCode = 2;
+  } else if (isEnvironmentError(err)) {
+    console.error(`narrowsweep: ${describeEnvironmentError(err)}`);
     process.exitCode = 2;
   } else {
     console.error(`narrowsweep: internal error: ${e?.message ?? String(err)}`);

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { basename, join, relative, resolve, sep } from 'node:path';
 import { ConfigError } from '../core/errors.js';
+import { describeEnvironmentError, isEnvironmentError } from '../files.js';
 import { loadSpec } from '../sweep/spec.js';
 import type { Spec } from '../sweep/spec.js';
 import { Coordinator, JOURNAL_FILE } from '../sweep/coordinator.js';
@@ -232,6 +233,11 @@ export async function main(argv: string[]): Promise<number> {
     try {
       outcome = await coordinator.run();
     } catch (e) {
+      if (isEnvironmentError(e)) {
+        // a full disk, a read-only folder: the journal holds whole records only
+        console.error(`narrowsweep: ${describeEnvironmentError(e)}\nThe journal is valid; once that is fixed, resume with:\n  ${resumeCommand(flags, outDir)}`);
+        return 2;
+      }
       console.error(`narrowsweep: the sweep stopped: ${(e as Error).message}`);
       return 1;
     } finally {
@@ -241,6 +247,13 @@ export async function main(argv: string[]): Promise<number> {
     if (ended) return 130; // the forced ending was printed (process.exit is on its way)
     ended = true;
     report(outcome, outDir, flags);
+    if (outcome.tablesError !== null) {
+      // never an exit 0 without tables: the runs are journaled, the tables are not
+      const e = outcome.tablesError;
+      const why = isEnvironmentError(e) ? describeEnvironmentError(e) : (e as Error).message;
+      console.error(`narrowsweep: writing the tables failed: ${why}\nThe journal is valid; once that is fixed, resume with:\n  ${resumeCommand(flags, outDir)}`);
+      return isEnvironmentError(e) ? 2 : 1;
+    }
     if (outcome.aborted) {
       console.error(`\nnarrowsweep: stopped at once; the journal is valid. Resume with:\n  ${resumeCommand(flags, outDir)}`);
       return 130;

@@ -1,8 +1,9 @@
 // `narrowsweep train`: one configuration, result JSON on stdout.
 import { parseArgs } from 'node:util';
-import { mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ConfigError } from '../core/errors.js';
+import { writeFileAtomic } from '../files.js';
 import type { DataSpec, RunConfig } from '../core/types.js';
 import { executeRun } from '../run.js';
 import { writeDatasetCsv } from '../data/load.js';
@@ -117,12 +118,10 @@ export function configFromArgs(argv: string[]): { cfg: RunConfig; saveModel?: st
   return { cfg: base as unknown as RunConfig, saveModel: v['save-model'], saveData: v['save-data'], quiet: v.quiet ?? false, help: v.help ?? false };
 }
 
-/** Writes via a temporary file and a rename, so a crash never leaves half a file. */
+/** Writes via a temporary file and a rename, so a crash (or a full disk) never leaves half a file. */
 function writeAtomic(path: string, text: string): void {
   mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, path);
+  writeFileAtomic(path, text);
 }
 
 function rows(W: Float64Array, d: number, m: number): number[][] {

@@ -95,8 +95,10 @@ export interface SweepOutcome<T = unknown> {
   aborted: boolean;
   /** In-flight runs dropped unrecorded, at the end of the grace period or by abortNow() (they will rerun on resume). */
   dropped: number;
-  /** What the table writer returned at the end (null without one, or if it failed; the warning was logged). */
+  /** What the table writer returned at the end (null without one, or if it failed). */
   tables: T | null;
+  /** Why writing the tables at the end failed (null when they were written, or not asked for). */
+  tablesError: unknown;
 }
 
 /**
@@ -266,7 +268,7 @@ export class Coordinator<T = unknown> {
     });
     this.pool = pool;
     const outcome: SweepOutcome<T> = {
-      plan, finished: emptyCounts(), succeeded: 0, interrupted: false, aborted: false, dropped: 0, tables: null,
+      plan, finished: emptyCounts(), succeeded: 0, interrupted: false, aborted: false, dropped: 0, tables: null, tablesError: null,
     };
     const toRun = plan.total - (plan.reused - rerun);
     progress.start(plan.total, plan.total - toRun, plan.reusedOk);
@@ -316,7 +318,17 @@ export class Coordinator<T = unknown> {
           versions,
         };
         if (this.writer === null) { outcome.dropped++; notRun = true; return; } // the journal is closed
-        this.writer.append(rec); // also after abortNow(): a run that finished is kept
+        try {
+          this.writer.append(rec); // also after abortNow(): a run that finished is kept
+        } catch (err) {
+          // The journal cannot take it (a full disk): stop the sweep; the journal keeps whole records only.
+          if (fatal === null) fatal = err;
+          this.stopping = true;
+          this.pool?.stopAll();
+          outcome.dropped++;
+          notRun = true;
+          return;
+        }
         outcome.finished[out.result.status]++;
         if (out.result.success) outcome.succeeded++;
         progress.runDone(out.result.success);
@@ -353,7 +365,11 @@ export class Coordinator<T = unknown> {
     } finally {
       if (this.graceTimer) clearTimeout(this.graceTimer);
       if (refreshTimer) clearInterval(refreshTimer);
-      this.writer?.close();
+      try {
+        this.writer?.close();
+      } catch (err) {
+        if (fatal === null) fatal = err;
+      }
       this.writer = null;
       progress.stop();
       await (this.shutdown.signal.aborted ? pool.destroy() : pool.close());
@@ -367,7 +383,7 @@ export class Coordinator<T = unknown> {
       try {
         outcome.tables = await writeTables(grid ?? null);
       } catch (err) {
-        log(`warning: writing the tables failed: ${(err as Error).message}`);
+        outcome.tablesError = err; // the command reports it: never an exit 0 without tables
       }
     }
     return outcome;

@@ -3,11 +3,13 @@
 // Crash safety rests on two rules: every record is written by one write() call of its whole
 // line (so a crash leaves at most a torn last line), and the file is fsynced at least every
 // second and on close. On open, a torn tail is cut away so that appends start on a fresh line.
+// A write that fails (a full disk) is cut away too, and reported naming the journal.
 import {
-  readFileSync, existsSync, openSync, closeSync, writeSync, fsyncSync, fstatSync, readSync,
+  readFileSync, existsSync, openSync, closeSync, fsyncSync, fstatSync, readSync,
   ftruncateSync, renameSync, appendFileSync,
 } from 'node:fs';
 import type { RunStatus } from '../core/types.js';
+import { removeQuietly, tmpName, withPath, writeFully } from '../files.js';
 import type { JournalRecord } from './types.js';
 
 export interface JournalRead {
@@ -367,31 +369,37 @@ export function readJournalIndex(file: string): JournalIndex {
 export function removeRecords(file: string, ids: ReadonlySet<string>, archive: string): number {
   if (ids.size === 0) return 0;
   const src = openSync(file, 'r');
-  const tmp = `${file}.tmp`;
-  const dst = openSync(tmp, 'w');
+  const tmp = tmpName(file);
   const archived: Buffer[] = [];
   try {
-    scanLines(src, (buf, s, e, isLast, lineNo) => {
-      const r = parseLine(buf, s, e, isLast, lineNo, file);
-      if (r === null || r === 'torn') return; // a torn tail is dropped with the rewrite
-      const id = r.id ?? buf.toString('utf8', r.idStart, r.idEnd);
-      const line = buf.subarray(s, e + 1); // with its newline (a last line gets one below)
-      const whole = isLast ? Buffer.concat([line, Buffer.from('\n')]) : line;
-      if (ids.has(id)) archived.push(Buffer.from(whole));
-      else writeSync(dst, whole);
-    });
-    fsyncSync(dst);
+    const dst = openSync(tmp, 'w');
+    try {
+      scanLines(src, (buf, s, e, isLast, lineNo) => {
+        const r = parseLine(buf, s, e, isLast, lineNo, file);
+        if (r === null || r === 'torn') return; // a torn tail is dropped with the rewrite
+        const id = r.id ?? buf.toString('utf8', r.idStart, r.idEnd);
+        const line = buf.subarray(s, e + 1); // with its newline (a last line gets one below)
+        const whole = isLast ? Buffer.concat([line, Buffer.from('\n')]) : line;
+        if (ids.has(id)) archived.push(Buffer.from(whole));
+        else writeFully(dst, whole, file);
+      });
+      fsyncSync(dst);
+    } finally {
+      closeSync(dst);
+    }
+    if (archived.length > 0) {
+      appendFileSync(archive, Buffer.concat(archived));
+      const afd = openSync(archive, 'r+');
+      fsyncSync(afd);
+      closeSync(afd);
+    }
+    renameSync(tmp, file);
+  } catch (e) {
+    removeQuietly(tmp);
+    throw withPath(e, file);
   } finally {
     closeSync(src);
-    closeSync(dst);
   }
-  if (archived.length > 0) {
-    appendFileSync(archive, Buffer.concat(archived));
-    const afd = openSync(archive, 'r+');
-    fsyncSync(afd);
-    closeSync(afd);
-  }
-  renameSync(tmp, file);
   return archived.length;
 }
 
@@ -414,23 +422,37 @@ export interface OpenedJournal {
   repairedTornLine: string | null;
 }
 
-/** Appends records to runs.jsonl: one write per line, fsync at least every `syncMs` and on close. */
+/**
+ * Appends records to runs.jsonl: one write per line, fsync at least every `syncMs` and on close.
+ * A failed write (a full disk) is cut away again and thrown, naming the journal; a failed
+ * periodic fsync is thrown by the next append or by close.
+ */
 export class JournalWriter {
   private fd: number | null;
   private dirty = false;
+  private size: number;
+  private failure: unknown = null;
   private readonly timer: NodeJS.Timeout;
   readonly file: string;
 
   private constructor(file: string, fd: number, syncMs: number) {
     this.file = file;
     this.fd = fd;
-    this.timer = setInterval(() => this.flush(), syncMs);
+    this.size = fstatSync(fd).size;
+    this.timer = setInterval(() => {
+      try { this.flush(); } catch (e) { this.failure ??= e; }
+    }, syncMs);
     this.timer.unref();
   }
 
   /** Opens (creating if needed) and repairs a torn tail, so appends start on a fresh line. */
   static open(file: string, syncMs = 1000): OpenedJournal {
-    const fd = openSync(file, 'a+');
+    let fd: number;
+    try {
+      fd = openSync(file, 'a+');
+    } catch (e) {
+      throw withPath(e, file);
+    }
     let repairedTornLine: string | null = null;
     try {
       const size = fstatSync(fd).size;
@@ -440,7 +462,7 @@ export class JournalWriter {
           let valid = false;
           try { JSON.parse(tail.text); valid = true; } catch { /* torn */ }
           if (valid) {
-            writeSync(fd, '\n'); // a complete record whose newline was lost
+            writeFully(fd, '\n', file); // a complete record whose newline was lost
           } else {
             ftruncateSync(fd, tail.start);
             repairedTornLine = tail.text;
@@ -450,34 +472,50 @@ export class JournalWriter {
       }
     } catch (err) {
       closeSync(fd);
-      throw err;
+      throw withPath(err, file);
     }
     return { writer: new JournalWriter(file, fd, syncMs), repairedTornLine };
   }
 
-  /** Appends one record as one line, in a single write call. */
+  /** Appends one record as one line, in a single write call (a short write is completed or undone). */
   append(rec: JournalRecord): void {
     if (this.fd === null) throw new Error(`journal ${this.file} is closed`);
+    if (this.failure !== null) throw withPath(this.failure, this.file);
     const bytes = Buffer.from(recordLine(rec), 'utf8');
-    let off = 0;
-    // writeSync on a regular file writes everything in one call; the loop only guards the
-    // theoretical short write (which would then be the torn line a later open cuts away).
-    while (off < bytes.length) off += writeSync(this.fd, bytes, off, bytes.length - off);
+    try {
+      writeFully(this.fd, bytes, this.file);
+    } catch (e) {
+      // Cut a partly written line away, so the journal stays a sequence of whole records.
+      try { ftruncateSync(this.fd, this.size); } catch { /* then it is a torn tail, cut away on the next open */ }
+      throw e;
+    }
+    this.size += bytes.length;
     this.dirty = true;
   }
 
   flush(): void {
     if (this.fd === null || !this.dirty) return;
-    fsyncSync(this.fd);
+    try {
+      fsyncSync(this.fd);
+    } catch (e) {
+      throw withPath(e, this.file);
+    }
     this.dirty = false;
   }
 
   close(): void {
     clearInterval(this.timer);
     if (this.fd === null) return;
-    this.flush();
-    closeSync(this.fd);
+    const fd = this.fd;
     this.fd = null;
+    try {
+      if (this.dirty) fsyncSync(fd);
+    } catch (e) {
+      throw withPath(e, this.file);
+    } finally {
+      closeSync(fd);
+    }
+    if (this.failure !== null) throw withPath(this.failure, this.file);
   }
 }
 

@@ -3,14 +3,15 @@
 // a later record of an id replaces an earlier one, as within one journal, except that a failed
 // record (error, timeout, oom) never replaces a finished one (ok, diverged). So merging again after
 // a shard was resumed with --retry-failed takes its new results. The inputs are only read; every
-// line is checked before anything is written; the merged journal goes to a temporary file, is
-// fsynced and renamed into place, so a crash leaves the old journal or the new one.
+// line is checked before anything is written; the merged journal goes to a temporary file, written
+// in full, fsynced and renamed into place, so a crash or a full disk leaves the old journal or the new one.
 import { createHash } from 'node:crypto';
-import { closeSync, createReadStream, existsSync, fsyncSync, openSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, fsyncSync, openSync, renameSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { RunStatus } from '../core/types.js';
 import { ConfigError } from '../core/errors.js';
+import { removeQuietly, tmpName, withPath, writeFully } from '../files.js';
 import { JOURNAL_FILE, RETRYABLE } from './coordinator.js';
 import { iterateGrid } from './grid.js';
 import { LOCK_FILE } from './lock.js';
@@ -148,8 +149,13 @@ export async function mergeResults(outDir: string, inputs: string[]): Promise<Me
 
   // Pass 2: write the chosen lines, in the order they were read.
   const journal = join(outDir, JOURNAL_FILE);
-  const tmp = `${journal}.merge-${process.pid}.tmp`;
-  const fd = openSync(tmp, 'w');
+  const tmp = tmpName(journal);
+  let fd: number;
+  try {
+    fd = openSync(tmp, 'w');
+  } catch (e) {
+    throw withPath(e, journal);
+  }
   try {
     for (const [source, dir] of sources.entries()) {
       let taken = 0;
@@ -160,7 +166,7 @@ export async function mergeResults(outDir: string, inputs: string[]): Promise<Me
         const id = m ? (JSON.parse(`"${m[1]!}"`) as string) : (JSON.parse(line) as { id: string }).id;
         const c = chosen.get(id);
         if (c === undefined || c.source !== source || c.line !== lineNo) return;
-        writeSync(fd, `${line}\n`);
+        writeFully(fd, `${line}\n`, journal);
         taken++;
         if (grid.ids.has(id)) outcome.covered++;
       });
@@ -168,14 +174,14 @@ export async function mergeResults(outDir: string, inputs: string[]): Promise<Me
       outcome.records += taken;
     }
     fsyncSync(fd);
-  } catch (e) {
     closeSync(fd);
-    unlinkSync(tmp); // nothing half-done is left behind
-    throw e;
+    renameSync(tmp, journal);
+  } catch (e) {
+    try { closeSync(fd); } catch { /* closed */ }
+    removeQuietly(tmp); // nothing half-done is left behind
+    throw withPath(e, journal);
   }
-  closeSync(fd);
   outcome.superseded = records - outcome.records;
-  renameSync(tmp, journal);
   writeSpecSnapshot(outDir, first.spec);
   return outcome;
 }
