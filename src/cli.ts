@@ -8,6 +8,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ main(arg
   run: { summary: 'run (or resume) a sweep spec with a pool of workers', load: () => import('./commands/run.js') },
   aggregate: { summary: 'write the CSV tables of a results folder', load: () => import('./commands/aggregate.js') },
   merge: { summary: 'join the results folders of one sweep\'s shards (run --shard K/N) into one', load: () => import('./commands/merge.js') },
+  repair: { summary: 'move the damaged lines of a results folder\'s journal aside (run, aggregate, merge refuse them)', load: () => import('./commands/repair.js') },
   doctor: { summary: 'show the compute engine, CPU features and a quick step benchmark', load: () => import('./commands/doctor.js') },
 };
 

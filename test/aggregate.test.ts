@@ -412,7 +412,7 @@ test('a journal larger than one read chunk: lines across chunk ends, multibyte t
   const lines = readFileSync(join(dir, 'runs.jsonl'), 'utf8').split('\n');
   lines[2] = lines[2]!.slice(0, 50);
   writeFileSync(join(dir, 'runs.jsonl'), lines.join('\n'));
-  await t.throwsAsync(() => aggregate(dir), { message: /runs\.jsonl:3: journal line is not valid JSON/ });
+  await t.throwsAsync(() => aggregate(dir), { name: 'DataError', message: /runs\.jsonl:3: damaged journal line: it is not valid JSON/ });
 });
 
 test('an epsilon axis is a row-group key and appears once in summary.csv', async (t) => {

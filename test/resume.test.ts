@@ -12,6 +12,7 @@ import { JournalWriter, entryStatus, entrySuccess, readJournal, readJournalIndex
 import { loadSpec } from '../src/sweep/spec.js';
 import { iterateGrid } from '../src/sweep/grid.js';
 import { acquireLock, LockedError } from '../src/sweep/lock.js';
+import { syntheticRecord } from './helpers/records.js';
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'narrowsweep-resume-'));
@@ -433,11 +434,10 @@ test.serial('a lock of a live pid is refused only while that pid is the same pro
 
 test('journal index reads id, status and success like JSON.parse, and the writer repairs a torn tail', (t) => {
   const f = join(work, 'unit.jsonl');
-  const mk = (id: string, status: 'ok' | 'error', success: boolean, message: string | null): JournalRecord => ({
-    id, trial: 0, cell: { n: 1 }, config: { method: 'gd', n: 1, d: 1, m: 1, seed: 0 },
-    result: { success, message, status } as unknown as JournalRecord['result'],
-    startedAt: 'x', finishedAt: 'x', wallSeconds: 0, host: 'h', versions: { narrowsweep: '0', node: 'v', core: 1 },
-  });
+  const mk = (id: string, status: 'ok' | 'error', success: boolean, message: string | null): JournalRecord => {
+    const r = syntheticRecord(0);
+    return { ...r, id, result: { ...r.result, success, message, status } };
+  };
   const { writer } = JournalWriter.open(f);
   writer.append(mk('a', 'ok', true, null));
   writer.append(mk('b', 'error', false, 'tricky "success":true inside a message'));

@@ -41,7 +41,7 @@ export async function main(argv: string[]): Promise<number> {
     try {
       m = await mergeResults(out, inputs);
     } catch (e) {
-      if (e instanceof ConfigError) { console.error(`narrowsweep merge: ${e.message}`); return 2; }
+      if (e instanceof ConfigError || (e as Error).name === 'DataError') { console.error(`narrowsweep merge: ${(e as Error).message}`); return 2; }
       throw e;
     }
     for (const dir of m.locked) console.error(`narrowsweep merge: ${dir} has a lock file: a coordinator may still be running there, so its last runs may be missing`);

@@ -233,6 +233,8 @@ export async function main(argv: string[]): Promise<number> {
     try {
       outcome = await coordinator.run();
     } catch (e) {
+      // a damaged journal, refused before anything ran (the message says what to do)
+      if ((e as Error).name === 'DataError') { console.error(`narrowsweep: ${(e as Error).message}`); return 2; }
       if (isEnvironmentError(e)) {
         // a full disk, a read-only folder: the journal holds whole records only
         console.error(`narrowsweep: ${describeEnvironmentError(e)}\nThe journal is valid; once that is fixed, resume with:\n  ${resumeCommand(flags, outDir)}`);
@@ -252,7 +254,7 @@ export async function main(argv: string[]): Promise<number> {
       const e = outcome.tablesError;
       const why = isEnvironmentError(e) ? describeEnvironmentError(e) : (e as Error).message;
       console.error(`narrowsweep: writing the tables failed: ${why}\nThe journal is valid; once that is fixed, resume with:\n  ${resumeCommand(flags, outDir)}`);
-      return isEnvironmentError(e) ? 2 : 1;
+      return isEnvironmentError(e) || (e as Error).name === 'DataError' ? 2 : 1;
     }
     if (outcome.aborted) {
       console.error(`\nnarrowsweep: stopped at once; the journal is valid. Resume with:\n  ${resumeCommand(flags, outDir)}`);

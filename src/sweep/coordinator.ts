@@ -102,11 +102,11 @@ export interface SweepOutcome<T = unknown> {
 }
 
 /**
- * Reads the journal and matches it against the grid (one lazy pass over the grid). `grid`, when
- * given, is filled with the grid's ids on the way (for the tables).
+ * Reads the journal (or takes its index, read already) and matches it against the grid (one lazy
+ * pass over the grid). `grid`, when given, is filled with the grid's ids on the way (for the tables).
  */
-export function planResume(spec: Spec, journalFile: string, grid?: GridIndex, shard?: Shard | null): ResumePlan {
-  const index = readJournalIndex(journalFile);
+export function planResume(spec: Spec, journalFile: string, grid?: GridIndex, shard?: Shard | null, journalIndex?: JournalIndex): ResumePlan {
+  const index = journalIndex ?? readJournalIndex(journalFile);
   const plan: ResumePlan = {
     total: 0, gridTotal: 0, reused: 0, reusedOk: 0, failed: [], fresh: 0, orphaned: 0, tornLine: index.tornLine, index,
   };
@@ -230,6 +230,8 @@ export class Coordinator<T = unknown> {
     const { spec, outDir, log, progress } = this.opts;
     mkdirSync(outDir, { recursive: true });
     const writeTables = this.opts.tables || null;
+    // A damaged journal is refused (naming its lines) before anything is written.
+    const index = readJournalIndex(this.journalFile);
     // Before any run: a crash later leaves a folder whose tables are already this spec's.
     // Without a saved spec a later `narrowsweep aggregate` counts every record, so the tables of
     // this run do too: the two always agree.
@@ -237,7 +239,7 @@ export class Coordinator<T = unknown> {
     if (!saved) log('warning: the spec could not be saved as spec.json; the tables count every journal record');
     const grid = writeTables !== null && saved ? new GridIndex() : undefined;
     const shard = this.opts.shard ?? null;
-    const plan = planResume(spec, this.journalFile, grid, shard);
+    const plan = planResume(spec, this.journalFile, grid, shard, index);
     if (plan.tornLine !== null) {
       log(`journal: the last line was torn by a crash (${plan.tornLine.length} bytes); it is dropped and that run will be redone`);
     }

@@ -3,8 +3,9 @@
 // a later record of an id replaces an earlier one, as within one journal, except that a failed
 // record (error, timeout, oom) never replaces a finished one (ok, diverged). So merging again after
 // a shard was resumed with --retry-failed takes its new results. The inputs are only read; every
-// line is checked before anything is written; the merged journal goes to a temporary file, written
-// in full, fsynced and renamed into place, so a crash or a full disk leaves the old journal or the new one.
+// line is checked before anything is written (src/sweep/record.ts: a damaged line is refused, naming
+// it, as run and aggregate refuse it); the merged journal goes to a temporary file, written in full,
+// fsynced and renamed into place, so a crash or a full disk leaves the old journal or the new one.
 import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, existsSync, fsyncSync, openSync, renameSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -16,6 +17,7 @@ import { JOURNAL_FILE, RETRYABLE } from './coordinator.js';
 import { iterateGrid } from './grid.js';
 import { LOCK_FILE } from './lock.js';
 import { readSpecSnapshot, SnapshotError, SPEC_FILE, writeSpecSnapshot } from './snapshot.js';
+import { checkText, DamageReport } from './record.js';
 import type { Spec } from './spec.js';
 
 export interface MergeOutcome {
@@ -77,20 +79,11 @@ async function eachLine(file: string, limit: number, onLine: (line: string, line
 
 const ID_AT_START = /^\{"id":"((?:[^"\\]|\\.)*)"/;
 
-/** The id and status of a journal line, or null when it is not a record. */
-function parseRecord(line: string): { id: string; status: RunStatus } | null {
-  let x: unknown;
-  try { x = JSON.parse(line); } catch { return null; }
-  if (typeof x !== 'object' || x === null) return null;
-  const r = x as { id?: unknown; result?: { status?: unknown } | null };
-  if (typeof r.id !== 'string' || typeof r.result !== 'object' || r.result === null || typeof r.result.status !== 'string') return null;
-  return { id: r.id, status: r.result.status as RunStatus };
-}
-
 /**
  * Merges the journals of `inputs` (and of `outDir` itself, if it has one) into `outDir`. Every folder
  * must hold a run of the same spec (the same run ids, from its spec.json). Throws a ConfigError
- * naming the folder, before writing anything, otherwise or for a corrupted journal line.
+ * naming the folder otherwise, and a DataError naming the lines for a damaged journal, before
+ * writing anything.
  */
 export async function mergeResults(outDir: string, inputs: string[]): Promise<MergeOutcome> {
   if (inputs.length === 0) throw new ConfigError('merge', 'give at least one results folder to merge');
@@ -130,20 +123,24 @@ export async function mergeResults(outDir: string, inputs: string[]): Promise<Me
   let records = 0;
   for (const [source, dir] of sources.entries()) {
     const file = join(dir, JOURNAL_FILE);
+    const damage = new DamageReport(file);
     let count = 0;
     await eachLine(file, Infinity, (line, lineNo, isLast) => {
       count = lineNo;
       if (line.trim() === '') return;
-      const rec = parseRecord(line);
-      if (rec === null) {
+      const checked = checkText(line);
+      if (checked.rec === null) {
         if (isLast) { outcome.torn.push(dir); count = lineNo - 1; return; }
-        throw new ConfigError(file, `line ${lineNo} is not a journal record (the journal is corrupted beyond a torn last line)`);
+        damage.add(lineNo, checked.problem);
+        return;
       }
+      const rec = { id: checked.rec.id, status: checked.rec.result.status };
       records++;
       const failed = RETRYABLE.has(rec.status);
       const prev = chosen.get(rec.id);
       if (prev === undefined || !(failed && !prev.failed)) chosen.set(rec.id, { source, line: lineNo, failed });
     });
+    if (damage.count > 0) throw damage.error();
     lines.push(count);
   }
 
