@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { basename, join, relative, resolve, sep } from 'node:path';
 import { ConfigError } from '../core/errors.js';
+import { MAX_SECONDS } from '../core/config.js';
 import { describeEnvironmentError, isEnvironmentError } from '../files.js';
 import { loadSpec } from '../sweep/spec.js';
 import type { Spec } from '../sweep/spec.js';
@@ -58,11 +59,14 @@ const DEFAULT_GRACE = 10, DEFAULT_REFRESH = 30;
 /** After a second Ctrl-C, how long the sweep gets to close the journal before the process exits anyway. */
 const FORCE_EXIT_MS = 8000;
 
-function numberFlag(name: string, v: string | undefined, opts: { integer?: boolean; min: number }): number | null {
+function numberFlag(name: string, v: string | undefined, opts: { integer?: boolean; min: number; max?: number }): number | null {
   if (v === undefined) return null;
   const x = Number(v);
   if (v.trim() === '' || !Number.isFinite(x) || x < opts.min || (opts.integer && !Number.isInteger(x))) {
     throw new UsageError(`--${name}: expected ${opts.integer ? 'an integer' : 'a number'} >= ${opts.min}, got ${JSON.stringify(v)}`);
+  }
+  if (opts.max !== undefined && x > opts.max) {
+    throw new UsageError(`--${name}: expected at most ${opts.max} seconds (24.8 days, the longest a timer holds), got ${JSON.stringify(v)}`);
   }
   return x;
 }
@@ -104,9 +108,9 @@ function parseFlags(argv: string[]): RunFlags | 'help' {
     runTimeout: numberFlag('run-timeout', v['run-timeout'], { min: 0.001 }),
     fresh: v.fresh === true,
     quiet: v.quiet === true,
-    grace: numberFlag('grace', v.grace, { min: 0 }) ?? DEFAULT_GRACE,
+    grace: numberFlag('grace', v.grace, { min: 0, max: MAX_SECONDS }) ?? DEFAULT_GRACE,
     workerMemory: numberFlag('worker-memory', v['worker-memory'], { min: 8 }),
-    refresh: numberFlag('refresh', v.refresh, { min: 0 }) ?? DEFAULT_REFRESH,
+    refresh: numberFlag('refresh', v.refresh, { min: 0, max: MAX_SECONDS }) ?? DEFAULT_REFRESH,
     shard: v.shard === undefined ? null : parseShard(v.shard),
   };
 }

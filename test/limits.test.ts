@@ -1,0 +1,58 @@
+// What the timers can hold: budgets beyond them are refused at validation (one line, exit 2,
+// nothing written), and budgets within them work, also where the derived time limit is longer than
+// one Node.js timer.
+import test from 'ava';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readJournal } from '../src/sweep/journal.js';
+
+const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+const work = mkdtempSync(join(tmpdir(), 'narrowsweep-limits-'));
+test.after.always(() => rmSync(work, { recursive: true, force: true }));
+
+function cli(args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd: work, env: { ...process.env, NARROWSWEEP_QUIET_ENGINE: '1' } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function spec(name: string, text: string): string {
+  const f = join(work, `${name}.yaml`);
+  writeFileSync(f, `name: ${name}\n${text}`);
+  return f;
+}
+
+/** One line on stderr matching `re`, exit 2, and no results folder. */
+function refused(t: import('ava').ExecutionContext, r: { code: number | null; stderr: string }, re: RegExp, name?: string): void {
+  t.is(r.code, 2, r.stderr);
+  t.is(r.stderr.trim().split('\n').length, 1, r.stderr);
+  t.regex(r.stderr, re);
+  t.notRegex(r.stderr, /internal error|RangeError|out of range/);
+  if (name !== undefined) t.false(existsSync(join(work, 'results', name)), 'a results folder was written');
+}
+
+const TINY = 'grid: { method: [sgd], n: [16], d: [4], m: [2] }\ntrials: 2\n';
+
+test('a seconds budget longer than a timer holds is refused; one between 12.4 and 24.8 days (a derived time limit beyond one timer) works', (t) => {
+  // 1.5e6 s: the run's default time limit (2 x 1.5e6 + 30 s) is beyond 2^31 - 1 ms, which once made
+  // Node fire the timer at once and every run a timeout
+  const ok = cli(['run', spec('long', `${TINY}budget: { iterations: 200, seconds: 1500000 }\n`), '--workers', '1', '--quiet']);
+  t.is(ok.code, 0, ok.stderr);
+  t.notRegex(ok.stderr, /TimeoutOverflowWarning/);
+  const recs = readJournal(join(work, 'results', 'long', 'runs.jsonl')).records;
+  t.is(recs.length, 2);
+  for (const r of recs) t.is(r.result.status, 'ok', r.result.message ?? '');
+
+  for (const seconds of ['3000000', '1.0e+12']) {
+    const name = `huge${seconds.length}`;
+    refused(t, cli(['run', spec(name, `${TINY}budget: { iterations: 1.0e+18, seconds: ${seconds} }\n`), '--quiet']),
+      /^narrowsweep: budget\.seconds: expected at most 2147483 \(24\.8 days, the longest a timer holds\), got /, name);
+    refused(t, cli(['plan', join(work, `${name}.yaml`)]), /budget\.seconds: expected at most 2147483/);
+  }
+  refused(t, cli(['train', '--method', 'gd', '--n', '8', '--d', '2', '--m', '2', '--seconds', '1e12']), /^narrowsweep: seconds: expected at most 2147483/);
+  const grace = cli(['run', join(work, 'long.yaml'), '--grace', '1e7']);
+  t.is(grace.code, 2);
+  t.regex(grace.stderr, /--grace: expected at most 2147483 seconds/);
+});
