@@ -1,6 +1,6 @@
-// What the timers can hold: budgets beyond them are refused at validation (one line, exit 2,
-// nothing written), and budgets within them work, also where the derived time limit is longer than
-// one Node.js timer.
+// What the timers and the runner's memory can hold: budgets and grid sizes beyond them are refused
+// at validation (one line, exit 2, nothing written), and budgets within them work, also where the
+// derived time limit is longer than one Node.js timer.
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -55,4 +55,18 @@ test('a seconds budget longer than a timer holds is refused; one between 12.4 an
   const grace = cli(['run', join(work, 'long.yaml'), '--grace', '1e7']);
   t.is(grace.code, 2);
   t.regex(grace.stderr, /--grace: expected at most 2147483 seconds/);
+});
+
+test('a spec beyond the stated size is refused at once, naming what to change', (t) => {
+  // a long seeds list (the probe's was 50 MB and ran V8 out of memory)
+  const seeds = Array.from({ length: 200_000 }, (_, k) => k * 7).join(', ');
+  const big = spec('seeds', `grid: { method: [sgd], n: [16], d: [4], m: [2] }\nseeds: [${seeds}]\n`);
+  refused(t, cli(['plan', big]), /seeds\.yaml: the spec file is 1\.\d MB, more than the 1 MB a spec may be \(a long seeds list\? use trials: N/);
+  refused(t, cli(['run', big, '--quiet']), /the spec file is 1\.\d MB/, 'seeds');
+  refused(t, cli(['plan', spec('trials', 'grid: { method: [sgd], n: [16], d: [4], m: [2, 4] }\ntrials: 6000000\n')]),
+    /^narrowsweep: trials: the sweep has 12000000 configurations \(2 cells x 6000000 seeds\), more than the 10000000 one spec may have/);
+  const lrs = Array.from({ length: 1001 }, (_, k) => 0.001 * (k + 1)).join(', ');
+  const ms = Array.from({ length: 1000 }, (_, k) => k + 1).join(', ');
+  refused(t, cli(['plan', spec('cells', `grid: { method: [sgd], n: [16], d: [4], m: [${ms}], lr: [${lrs}] }\n`)]),
+    /^narrowsweep: grid: the grid has 1001000 cells \(configurations per seed\), more than the 1000000 one spec may have/);
 });
