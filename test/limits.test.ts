@@ -1,12 +1,14 @@
-// What the timers and the runner's memory can hold: budgets and grid sizes beyond them are refused
-// at validation (one line, exit 2, nothing written), and budgets within them work, also where the
-// derived time limit is longer than one Node.js timer.
+// What the timers, the runner's memory and a run's arrays can hold: budgets, grid sizes and run
+// sizes beyond them are refused at validation (one line, exit 2, nothing written), and budgets
+// within them work, also where the derived time limit is longer than one Node.js timer.
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { resolveConfig } from '../src/core/config.js';
+import { memoryProblem, MAX_ARRAY_ENTRIES } from '../src/sweep/memory.js';
 import { readJournal } from '../src/sweep/journal.js';
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
@@ -69,4 +71,24 @@ test('a spec beyond the stated size is refused at once, naming what to change', 
   const ms = Array.from({ length: 1000 }, (_, k) => k + 1).join(', ');
   refused(t, cli(['plan', spec('cells', `grid: { method: [sgd], n: [16], d: [4], m: [${ms}], lr: [${lrs}] }\n`)]),
     /^narrowsweep: grid: the grid has 1001000 cells \(configurations per seed\), more than the 1000000 one spec may have/);
+});
+
+test('sizes whose arrays cannot be allocated are refused at validation, with the memory they would need', (t) => {
+  refused(t, cli(['plan', spec('hugen', 'grid: { method: [gd], n: [1.0e+12], d: [4], m: [4] }\n')]),
+    /^narrowsweep: grid\.n\[0\]: at n = 1000000000000, d = 4, m = 4, the data X \(n x d\) would have 4\.000e\+12 entries \(32000 GB\), more than one array can hold \(4294967296\)/);
+  refused(t, cli(['run', spec('hugem', 'grid: { method: [gd], n: [100], d: [4], m: [100000000] }\n'), '--quiet']),
+    /grid\.m\[0\]: at n = 100, d = 4, m = 100000000, the Jacobian factors A and D \(n x m each\) would have 1\.000e\+10 entries \(80 GB\)/, 'hugem');
+  // the Gram matrix of lm at n = 1e5: 1e10 entries
+  refused(t, cli(['plan', spec('gram', 'grid: { method: [lm], n: [100000], d: [4], m: [2] }\n')]),
+    /grid\.n\[0\]: at n = 100000, d = 4, m = 2, the n x n Gram matrix J J\^T would have 1\.000e\+10 entries \(80 GB\)/);
+  refused(t, cli(['train', '--method', 'gd', '--n', '1e12', '--d', '4', '--m', '4']), /^narrowsweep: --n: at n = 1000000000000.*32000 GB/);
+
+  // Within the typed-array limit, all arrays together against the machine's RAM (given here).
+  const cfg = resolveConfig({ method: 'gd', n: 30000, d: 10, m: 10, seed: 0, certificateMaxN: 40000 });
+  const p = memoryProblem(cfg, 8e9);
+  t.regex(p?.message ?? '', /^a run at n = 30000, d = 10, m = 10 needs about 14\.4 GB of memory \(the n x n Gram matrix J J\^T: 14\.4 GB; .*\), more than this machine's 8 GB of RAM .*certificateMaxN below 30000/);
+  t.is(p?.field, 'n');
+  t.is(memoryProblem(cfg, 32e9), null);
+  t.is(memoryProblem({ ...cfg, certificateMaxN: 1000 }, 8e9), null, 'without the certificate no Gram matrix is needed');
+  t.true(MAX_ARRAY_ENTRIES >= 2 ** 32 - 1);
 });

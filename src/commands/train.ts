@@ -3,7 +3,9 @@ import { parseArgs } from 'node:util';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ConfigError } from '../core/errors.js';
+import { resolveConfig } from '../core/config.js';
 import { writeFileAtomic } from '../files.js';
+import { memoryProblem } from '../sweep/memory.js';
 import type { DataSpec, RunConfig } from '../core/types.js';
 import { executeRun } from '../run.js';
 import { writeDatasetCsv } from '../data/load.js';
@@ -135,6 +137,9 @@ export async function main(argv: string[]): Promise<number> {
   if (args.cfg.activation === 'relu' && !args.quiet) {
     process.stderr.write('narrowsweep: relu is not smooth, so it is outside the theory of METHOD.md (offered as a contrast only)\n');
   }
+  // sizes whose arrays cannot be allocated are bad input, refused before any work (src/sweep/memory.ts)
+  const memory = memoryProblem(resolveConfig(args.cfg));
+  if (memory !== null) throw new ConfigError(`--${memory.field}`, memory.message);
   let out;
   try {
     out = await executeRun(args.cfg, {

@@ -52,7 +52,8 @@
 // - Validation is total and pure (nothing is written): unknown keys (the allowed ones are listed),
 //   duplicate axis values or zip tuples, m < 1, an odd m given directly for a mirrored init, n + nTest
 //   beyond what the data source holds, d different from the features of an mnist/csv source, two cells that resolve to the same configuration (e.g. two rho
-//   values rounding to the same m), a grid beyond SPEC_LIMITS (a spec file over 1 MB, more than
+//   values rounding to the same m), sizes whose arrays cannot be allocated (src/sweep/memory.ts: one beyond
+//   2^32 entries, or all beyond the machine's RAM), a grid beyond SPEC_LIMITS (a spec file over 1 MB, more than
 //   10^6 cells or 10^7 configurations), and every RunConfig error of every expanded cell, each reported as
 //   `<path>: <what was expected>` with the grid position. Numbers are compared as values (1e-4 == 0.0001).
 import { readFileSync, statSync } from 'node:fs';
@@ -65,6 +66,7 @@ import type { AxisValue } from './types.js';
 import { RUN_CONFIG_KEYS, resolveConfig, resolveData } from '../core/config.js';
 import { dataCapacity, dataDimension } from '../data/load.js';
 import { canonicalJson, cellCount, cellDigest, describeCell, iterateCells, rememberCellDigests } from './grid.js';
+import { memoryProblem } from './memory.js';
 
 /** A JSON value as the spec file holds it. */
 export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
@@ -548,6 +550,9 @@ function validateCells(spec: Spec): void {
     if (source.dimension !== null && cfg.d !== source.dimension) {
       throw new ConfigError(where('d'), `d = ${cfg.d}, but the data source ${data.source} has ${source.dimension} features (in the configuration ${describeCell(cell)})`);
     }
+    // sizes whose arrays cannot be allocated (src/sweep/memory.ts), before they fail every run
+    const memory = memoryProblem(resolved);
+    if (memory !== null) throw new ConfigError(where(memory.field), `${memory.message} (in the configuration ${describeCell(cell)})`);
     const h = cellDigest(resolved);
     if (seen.has(h)) {
       const prevCell = cellAt(spec, digests.indexOf(h));
