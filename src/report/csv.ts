@@ -1,4 +1,5 @@
 // CSV writing shared by the tables: RFC 4180 quoting, deterministic number text, atomic files.
+import { createHash } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, renameSync } from 'node:fs';
 import { removeQuietly, tmpName, withPath, writeFileAtomic, writeFully } from '../files.js';
 
@@ -55,6 +56,7 @@ export class AtomicFile {
   private fd: number;
   private pending: string[] = [];
   private pendingLength = 0;
+  private readonly hash = createHash('sha256');
 
   constructor(private readonly file: string) {
     this.tmp = tmpName(file);
@@ -66,6 +68,7 @@ export class AtomicFile {
   }
 
   write(text: string): void {
+    this.hash.update(text);
     this.pending.push(text);
     this.pendingLength += text.length;
     if (this.pendingLength >= 1 << 20) this.flush();
@@ -87,6 +90,11 @@ export class AtomicFile {
     } catch (e) {
       throw withPath(e, this.file);
     }
+  }
+
+  /** sha256 (hex) of everything written; call once, after commit. */
+  digest(): string {
+    return this.hash.digest('hex');
   }
 
   abort(): void {

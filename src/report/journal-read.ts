@@ -49,6 +49,9 @@ export interface Scan {
   tornLine: boolean;
   /** Distinct ids not in the grid (left out), or null without a grid. */
   notInSpec: number | null;
+  /** The journal state the scan read: its first `bytes` bytes, holding `lines` records (all of them, in the grid or not). */
+  bytes: number;
+  lines: number;
 }
 
 /**
@@ -61,7 +64,7 @@ export type RecordHook = (rec: JournalRecord, cfg: Record<string, unknown>, tria
  * Calls `onLine` for every line of the open file `fd` (up to its size now) with its byte offset and
  * length, and its bytes as buf[start..start + length).
  */
-export async function forEachLine(fd: number, onLine: (text: string, offset: number, length: number, lineNo: number, unterminated: boolean, buf: Buffer, start: number) => void): Promise<void> {
+export async function forEachLine(fd: number, onLine: (text: string, offset: number, length: number, lineNo: number, unterminated: boolean, buf: Buffer, start: number) => void): Promise<number> {
   const size = fstatSync(fd).size;
   const chunk = Buffer.allocUnsafe(1 << 22);
   let carry = Buffer.alloc(0);
@@ -86,6 +89,7 @@ export async function forEachLine(fd: number, onLine: (text: string, offset: num
     await yieldToEventLoop(); // a sweep refreshing its tables mid-run keeps running meanwhile
   }
   if (carry.length) onLine(carry.toString('utf8'), carryStart, carry.length, lineNo + 1, true, carry, 0);
+  return pos;
 }
 
 /** The resolved config of a record (result.resolved, or the record's config when a result lacks it). */
@@ -116,7 +120,7 @@ export async function scanJournal(fd: number, file: string, grid: GridView | nul
   const sc: Scan = {
     count: 0, live: [], ids: [], offset: [], length: [], cellIdx: [], trial: [], success: [], status: [], relLoss: [],
     iters: [], secs: [], s0: [], s1: [], eps: [], itBudget: [], secBudget: [], dataIdx: [], cells: [],
-    dataTexts: [], tornLine: false, notInSpec: grid === null ? null : 0,
+    dataTexts: [], tornLine: false, notInSpec: grid === null ? null : 0, bytes: 0, lines: 0,
   };
   const outside = new Set<string>();
   const perTrial = grid?.cells.length ?? 0;
@@ -124,7 +128,7 @@ export async function scanJournal(fd: number, file: string, grid: GridView | nul
   const cellIndex = new Map<string, number>();
   const dataIndex = new Map<string, number>();
   const damage = new DamageReport(file);
-  if (fd >= 0) await forEachLine(fd, (text, offset, length, lineNo, unterminated, buf, start) => {
+  if (fd >= 0) sc.bytes = await forEachLine(fd, (text, offset, length, lineNo, unterminated, buf, start) => {
     if (text.trim() === '') return;
     const checked = checkLine(buf, start, start + length, text);
     if (checked.rec === null) {
@@ -133,6 +137,7 @@ export async function scanJournal(fd: number, file: string, grid: GridView | nul
       return;
     }
     if (damage.count > 0) return; // refused below: no need to tabulate the rest
+    sc.lines++;
     const rec = checked.rec;
     const cfg = configOf(rec);
     let cell: Record<string, AxisValue>;
