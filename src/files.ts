@@ -1,11 +1,12 @@
-// File-system helpers every layer shares: complete writes, atomic replacement, temporary names,
-// and one-line messages for problems of the user's environment (disk full, no
+// File-system helpers every layer shares: complete writes, atomic replacement, temporary names and
+// their cleanup, and one-line messages for problems of the user's environment (disk full, no
 // permission, a file where a folder should be).
 //
 // Why: writeSync may write fewer bytes than asked (a full disk does exactly that), and a file
 // renamed into place after a short write is a cut-off table published as if it were whole. Every
 // write here is checked to be complete, and an incomplete one is an error naming the file.
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readdirSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 
 /** Error codes that mean the user's environment, not a bug: the CLI reports them in one line, exit 2. */
 const ENVIRONMENT_CODES: Record<string, string> = {
@@ -83,7 +84,11 @@ export function writeFully(fd: number, data: string | Uint8Array, path: string):
 }
 
 let tmpCounter = 0;
-/** A temporary name next to `file`, unique within this process: `<file>.tmp-<pid>-<k>`. */
+/**
+ * A temporary name next to `file`, unique within this process: `<file>.tmp-<pid>-<k>`. Every
+ * temporary file narrowsweep makes has this form, so a later start can remove those of a dead
+ * process (removeStaleTemporaries).
+ */
 export function tmpName(file: string): string {
   return `${file}.tmp-${process.pid}-${tmpCounter++}`;
 }
@@ -121,4 +126,52 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
     removeQuietly(tmp);
     throw withPath(e, file);
   }
+}
+
+/** Whether a process with this pid runs on this machine (pids <= 0 name groups, never one process). */
+export function pidAlive(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: the process exists but belongs to someone else.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Temporary files of the current form and of earlier versions, with the pid that made them:
+ * `<file>.tmp-<pid>-<k>` (and `<file>.tmp-<pid>`), `lock.<pid>.tmp`, `lock.stale.<pid>`,
+ * `spec.json.<pid>.tmp`, `runs.jsonl.merge-<pid>.tmp`.
+ */
+const TEMPORARY = [/\.tmp-(\d+)(?:-\d+)?$/, /^lock\.(\d+)\.tmp$/, /^lock\.stale\.(\d+)$/, /^spec\.json\.(\d+)\.tmp$/, /\.merge-(\d+)\.tmp$/];
+
+/** The pid in a temporary file's name, or null when the name is not one of a temporary file. */
+export function temporaryPid(name: string): number | null {
+  for (const re of TEMPORARY) {
+    const m = re.exec(name);
+    if (m) return Number(m[1]);
+  }
+  return null;
+}
+
+/**
+ * Removes the temporary files in `dir` left by processes that are no longer running (a kill -9,
+ * a Ctrl-C, a full disk). Those of live processes stay: they may be writing them now. Returns the
+ * names removed.
+ */
+export function removeStaleTemporaries(dir: string): string[] {
+  let names: string[];
+  try { names = readdirSync(dir); } catch { return []; }
+  const removed: string[] = [];
+  for (const name of names) {
+    const pid = temporaryPid(name);
+    if (pid === null || pid === process.pid || pidAlive(pid)) continue;
+    try {
+      unlinkSync(join(dir, name));
+      removed.push(name);
+    } catch { /* gone meanwhile, or not ours to remove: left as it is */ }
+  }
+  return removed;
 }

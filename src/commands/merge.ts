@@ -2,6 +2,7 @@
 // `run --shard K/N`, one per machine) into <out>, then writes its tables as `aggregate` does.
 import { existsSync, mkdirSync, readdirSync, rmdirSync, statSync } from 'node:fs';
 import { ConfigError } from '../core/errors.js';
+import { removeStaleTemporaries } from '../files.js';
 import { acquireLock, LockedError } from '../sweep/lock.js';
 import { mergeResults } from '../sweep/merge.js';
 import { main as aggregateMain, parseTableArgs } from './aggregate.js';
@@ -37,6 +38,7 @@ export async function main(argv: string[]): Promise<number> {
     throw e;
   }
   try {
+    removeStaleTemporaries(out);
     let m;
     try {
       m = await mergeResults(out, inputs);

@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { removeStaleTemporaries } from '../files.js';
 import { JOURNAL_FILE } from '../sweep/coordinator.js';
 import { repairJournal } from '../sweep/journal.js';
 import { acquireLock, LockedError } from '../sweep/lock.js';
@@ -14,7 +15,8 @@ Moves every damaged line of <results/name>/${JOURNAL_FILE} (a line that is not a
 record: cut off, changed after it was written, or not a record at all) to the end of
 <results/name>/${DAMAGED_FILE}, and keeps the other lines in their order. The runs of the
 moved lines are run again by the next \`narrowsweep run\`. A journal without damage is left as it is.
-No sweep may run in the folder meanwhile (repair takes its lock).`;
+Also removes temporary files left in the folder by processes that were stopped. No sweep may run
+in the folder meanwhile (repair takes its lock).`;
 
 export async function main(argv: string[]): Promise<number> {
   let parsed;
@@ -47,6 +49,8 @@ export async function main(argv: string[]): Promise<number> {
     throw e;
   }
   try {
+    const stale = removeStaleTemporaries(dir);
+    if (stale.length > 0) console.log(`removed ${stale.length} temporary file${stale.length === 1 ? '' : 's'} left by stopped processes`);
     const out = repairJournal(journal, join(dir, DAMAGED_FILE));
     if (out.moved.length === 0) {
       console.log(`${journal}: no damaged lines; nothing to repair`);

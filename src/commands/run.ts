@@ -5,7 +5,7 @@ import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { basename, join, relative, resolve, sep } from 'node:path';
 import { ConfigError } from '../core/errors.js';
 import { MAX_SECONDS } from '../core/config.js';
-import { describeEnvironmentError, isEnvironmentError } from '../files.js';
+import { describeEnvironmentError, isEnvironmentError, removeStaleTemporaries } from '../files.js';
 import { loadSpec } from '../sweep/spec.js';
 import type { Spec } from '../sweep/spec.js';
 import { Coordinator, JOURNAL_FILE } from '../sweep/coordinator.js';
@@ -190,6 +190,8 @@ export async function main(argv: string[]): Promise<number> {
         throw e;
       }
     }
+    const stale = removeStaleTemporaries(outDir);
+    if (stale.length > 0) say(`removed ${stale.length} temporary file${stale.length === 1 ? '' : 's'} left in ${outDir} by a process that was stopped`);
     const progress = createProgress(progressMode(flags.quiet), threads);
     const coordinator = new Coordinator({
       spec,
