@@ -3,7 +3,7 @@
 import test from 'ava';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -387,6 +387,20 @@ test.serial('two coordinators taking over the same stale lock: the one that come
   t.is(notices, 1);
   t.is(readFileSync(join(dir, 'lock'), 'utf8'), other, 'the other coordinator keeps its lock');
   t.deepEqual(readdirSync(dir).sort(), ['lock']);
+});
+
+test.serial('a lock naming pid 0 or -1 (process groups, not a process) is stale and taken over', (t) => {
+  for (const pid of [0, -1]) {
+    const dir = join(work, `pid${pid}`);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'lock'), JSON.stringify({ pid, host: hostname(), startedAt: '2020-01-01T00:00:00.000Z' }));
+    const notices: string[] = [];
+    const lock = acquireLock(dir, (m) => notices.push(m));
+    t.is(lock.tookOver?.pid, pid);
+    t.regex(notices.join('\n'), new RegExp(`stale lock of pid ${pid} .*not a valid pid`));
+    lock.release();
+    t.deepEqual(readdirSync(dir), []);
+  }
 });
 
 /** Field 22 of /proc/<pid>/stat (start time in clock ticks), read here independently of lock.ts. */

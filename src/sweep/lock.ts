@@ -7,7 +7,7 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { closeSync, linkSync, openSync, readFileSync, renameSync, unlinkSync } from 'node:fs';
-import { removeQuietly, tmpName, withPath, writeFully } from '../files.js';
+import { pidAlive, removeQuietly, tmpName, withPath, writeFully } from '../files.js';
 
 export const LOCK_FILE = 'lock';
 
@@ -50,16 +50,6 @@ export interface Lock {
   /** Set when a stale lock was taken over: what it held. */
   readonly tookOver: LockInfo | null;
   release(): void;
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: the process exists but belongs to someone else.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function readLock(file: string): LockInfo | null {
@@ -118,7 +108,7 @@ export function acquireLock(dir: string, notice: (msg: string) => void = () => {
       }
       // Stale: move it aside (atomic) and retry the link.
       notice(`taking over a stale lock of pid ${holder.pid} (started ${holder.startedAt}, ` +
-        `${reused ? 'that pid now belongs to another process' : 'no longer running'})`);
+        `${reused ? 'that pid now belongs to another process' : holder.pid > 0 && Number.isSafeInteger(holder.pid) ? 'no longer running' : 'not a valid pid'})`);
       const aside = join(dir, `${LOCK_FILE}.stale.${process.pid}`);
       try {
         renameSync(file, aside);
