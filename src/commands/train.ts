@@ -9,6 +9,7 @@ import { memoryProblem } from '../sweep/memory.js';
 import type { DataSpec, RunConfig } from '../core/types.js';
 import { executeRun } from '../run.js';
 import { writeDatasetCsv } from '../data/load.js';
+import { attachNegativeNumbers } from './args.js';
 
 const HELP = `usage: narrowsweep train --method <preset> --n N --d D --m M [options]
 
@@ -62,7 +63,7 @@ function boolFlag(flag: string, s: string): boolean {
 export function configFromArgs(argv: string[]): { cfg: RunConfig; saveModel?: string; saveData?: string; quiet: boolean; help: boolean } {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false });
+    parsed = parseArgs({ args: attachNegativeNumbers(argv, OPTIONS), options: OPTIONS, strict: true, allowPositionals: false });
   } catch (e) {
     throw new ConfigError('', `${(e as Error).message}\n\n${HELP}`);
   }
