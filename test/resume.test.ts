@@ -403,6 +403,29 @@ test.serial('a lock naming pid 0 or -1 (process groups, not a process) is stale 
   }
 });
 
+test.serial('SIGHUP stops the coordinator like SIGTERM: running runs finish, the tables are written, the resume command printed', async (t) => {
+  const spec = writeSpec('hangup', `name: hangup
+grid: { method: [pgd], n: [16], d: [4], m: [8] }
+trials: 12
+budget: { iterations: 200000, seconds: 600 }
+success: { relLoss: 0 }
+`);
+  const dir = join(work, 'hangup');
+  const p = start(['run', spec, '--out', dir, '--workers', '2', '--quiet', '--grace', '60']);
+  while (completeLines(dir).length < 1) await sleep(10);
+  p.child.kill('SIGHUP');
+  const r = await p.done;
+  t.is(r.signal, null, 'killed by the signal');
+  t.is(r.code, 130, r.stderr);
+  t.regex(r.stdout, /SIGHUP: no new runs are started/);
+  t.regex(r.stdout, /Resume with:\n {2}node \S+ run \S+ --out \S+ --workers 2 --grace 60 --quiet\n/);
+  const recs = recordsOf(dir);
+  t.true(recs.length >= 1 && recs.length < 12);
+  t.regex(readFileSync(join(dir, 'summary.csv'), 'utf8'), /^method,/);
+  t.regex(readFileSync(join(dir, 'tables.sha256'), 'utf8'), new RegExp(`\\(${recs.length} records\\)`));
+  t.false(existsSync(join(dir, 'lock')));
+});
+
 /** Field 22 of /proc/<pid>/stat (start time in clock ticks), read here independently of lock.ts. */
 function startTicks(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');

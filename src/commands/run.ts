@@ -29,14 +29,14 @@ Runs every configuration of the spec that is not yet in <out>/runs.jsonl (so run
   --run-timeout S      time limit of one run in seconds (default: the spec's runTimeout, else 2 x budget.seconds + 30)
   --fresh              delete the results of an earlier run in the folder first (start from scratch)
   --quiet              no progress display (messages and the final table still print)
-  --grace S            on Ctrl-C / SIGTERM, seconds that running configurations get to finish (default 10)
+  --grace S            on Ctrl-C / SIGTERM / SIGHUP, seconds that running configurations get to finish (default 10)
   --worker-memory MB   heap limit of each worker (default ${poolDefaults().memoryMb})
   --refresh S          rewrite the tables every S seconds during the run (default 30; 0 = only at the end)
   --shard K/N          run only shard K of N (1 <= K <= N), e.g. one per machine; the default folder is then
                        results/<spec name>.shard-K-of-N, and \`narrowsweep merge\` joins the shards' folders
 
-Ctrl-C once: stop scheduling, let running configurations finish, write the tables, print the command
-that resumes. Ctrl-C twice: stop at once (the journal stays valid).`;
+Ctrl-C (or SIGTERM, SIGHUP) once: stop scheduling, let running configurations finish, write the tables,
+print the command that resumes. Ctrl-C twice: stop at once (the journal stays valid).`;
 
 export interface RunFlags {
   specPath: string;
@@ -233,8 +233,9 @@ export async function main(argv: string[]): Promise<number> {
       void coordinator.abortNow();
       setTimeout(forceExit, FORCE_EXIT_MS).unref();
     };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    // SIGHUP (the terminal closed, a scheduler's hangup) is a stop like SIGTERM, not a kill
+    const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+    for (const sig of SIGNALS) process.on(sig, onSignal);
     let outcome: SweepOutcome<AggregateOutput>;
     try {
       outcome = await coordinator.run();
@@ -249,8 +250,7 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`narrowsweep: the sweep stopped: ${(e as Error).message}`);
       return 1;
     } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      for (const sig of SIGNALS) process.off(sig, onSignal);
     }
     if (ended) return 130; // the forced ending was printed (process.exit is on its way)
     ended = true;
