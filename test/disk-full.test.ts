@@ -164,7 +164,7 @@ const canMount = (() => {
   return ok;
 })();
 
-(canMount ? test.serial : test.serial.skip)('run on a full 200 KB tmpfs: exit 2 naming the journal, the resume command, a valid journal; resuming elsewhere completes', async (t) => {
+(canMount ? test.serial : test.serial.skip)('run on a full 200 KB tmpfs: exit 2 naming the journal, an absolute resume command, a valid journal; resuming elsewhere completes', async (t) => {
   const dir = join(work, 'tmpfs-run');
   mkdirSync(dir);
   t.true(mountTmpfs(dir, '200k'));
@@ -175,7 +175,7 @@ const canMount = (() => {
     t.is(r.status, 2, r.stderr);
     t.notRegex(r.stderr, /internal error|warning/);
     t.regex(r.stderr, new RegExp(`^narrowsweep: cannot write ${dir}/runs\\.jsonl: no space left on the device`));
-    t.regex(r.stderr, new RegExp(`resume with:\n  node \\S+cli\\.js run ${specPath} --out ${dir} --workers 1 --quiet\n`));
+    t.regex(r.stderr, new RegExp(`resume with:\n  node /\\S+/cli\\.js run ${specPath} --out ${dir} --workers 1 --quiet\n`));
     const { records, tornLine } = readJournal(join(dir, 'runs.jsonl'));
     t.is(tornLine, null);
     t.true(records.length > 50 && records.length < 150, `${records.length} records`);

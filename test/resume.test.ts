@@ -20,8 +20,8 @@ test.after.always(() => rmSync(work, { recursive: true, force: true }));
 
 interface CliResult { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
 
-function start(args: string[]): { child: ChildProcess; done: Promise<CliResult> } {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+function start(args: string[], cwd?: string): { child: ChildProcess; done: Promise<CliResult> } {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...(cwd !== undefined ? { cwd } : {}) });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (b: Buffer) => { stdout += b.toString(); });
@@ -32,8 +32,8 @@ function start(args: string[]): { child: ChildProcess; done: Promise<CliResult> 
   return { child, done };
 }
 
-function cli(args: string[]): Promise<CliResult> {
-  return start(args).done;
+function cli(args: string[], cwd?: string): Promise<CliResult> {
+  return start(args, cwd).done;
 }
 
 function writeSpec(name: string, yaml: string): string {
@@ -280,7 +280,7 @@ budget: { seconds: 600 }
   t.is(archived.length, 6);
 });
 
-test.serial('a second coordinator is refused; Ctrl-C lets running runs finish and prints the resume command', async (t) => {
+test.serial('a second coordinator is refused; Ctrl-C lets running runs finish and prints the resume command, which works from another folder', async (t) => {
   const spec = writeSpec('lock', `name: lock
 grid: { method: [pgd], n: [16], d: [4], m: [8] }
 trials: 12
@@ -288,7 +288,8 @@ budget: { iterations: 300000, seconds: 600 }
 success: { relLoss: 0 }
 `);
   const dir = join(work, 'lock');
-  const first = start(['run', spec, '--out', dir, '--workers', '2', '--quiet', '--grace', '60']);
+  // started with paths relative to its folder; the resume command is pasted in another one
+  const first = start(['run', 'lock.yaml', '--out', 'lock', '--workers', '2', '--quiet', '--grace', '60'], work);
   while (completeLines(dir).length < 1) await sleep(10);
   const second = await cli(['run', spec, '--out', dir, '--workers', '1', '--quiet']);
   t.is(second.code, 2);
@@ -303,7 +304,10 @@ success: { relLoss: 0 }
   t.false(existsSync(join(dir, 'lock')));
   // The printed command resumes: the rest runs, nothing twice.
   const resume = r.stdout.split('Resume with:\n  ')[1]!.trim().split(' ').slice(2); // drop "node <cli>"
-  const r2 = await cli(resume);
+  t.true(resume.every((a) => !a.includes('lock') || a.startsWith('/')), `relative paths in ${resume.join(' ')}`);
+  const elsewhere = mkdtempSync(join(tmpdir(), 'narrowsweep-elsewhere-'));
+  const r2 = await cli(resume, elsewhere);
+  rmSync(elsewhere, { recursive: true });
   t.is(r2.code, 0, r2.stderr);
   const all = recordsOf(dir);
   t.is(all.length, 12);

@@ -2,7 +2,7 @@
 // sweep, write the tables and show one method's phase table.
 import { parseArgs } from 'node:util';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { basename, join, relative, resolve, sep } from 'node:path';
+import { basename, join, resolve, sep } from 'node:path';
 import { ConfigError } from '../core/errors.js';
 import { MAX_SECONDS } from '../core/config.js';
 import { describeEnvironmentError, isEnvironmentError, removeStaleTemporaries } from '../files.js';
@@ -120,16 +120,16 @@ function shellQuote(s: string): string {
 }
 
 /**
- * The command that resumes this sweep, as the user can paste it (no --fresh, which would throw the
- * results away). Exported for tests.
+ * The command that resumes this sweep, as the user can paste it in any folder (absolute paths; no
+ * --fresh, which would throw the results away). Exported for tests.
  */
 export function resumeCommand(f: RunFlags, outDir: string, script = process.argv[1] ?? 'narrowsweep'): string {
   // Started from a node_modules/.bin (npx runs ~/.npm/_npx/<hash>/node_modules/.bin/narrowsweep):
   // npx again; a global install is on PATH; otherwise (node dist/src/cli.js, npm start) the same path.
   const local = script.includes(`node_modules${sep}.bin${sep}`);
   const prog = basename(script) === 'narrowsweep' && local ? 'npx narrowsweep'
-    : basename(script) === 'narrowsweep' ? 'narrowsweep' : `node ${shellQuote(relative(process.cwd(), script) || script)}`;
-  const parts = [prog, 'run', shellQuote(f.specPath), '--out', shellQuote(outDir)];
+    : basename(script) === 'narrowsweep' ? 'narrowsweep' : `node ${shellQuote(resolve(script))}`;
+  const parts = [prog, 'run', shellQuote(resolve(f.specPath)), '--out', shellQuote(resolve(outDir))];
   if (f.shard !== null) parts.push('--shard', shardText(f.shard));
   if (f.workers !== null) parts.push('--workers', String(f.workers));
   if (f.runTimeout !== null) parts.push('--run-timeout', String(f.runTimeout));
