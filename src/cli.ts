@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // narrowsweep: parses the subcommand and hands over to its module. No logic of its own.
 import { didYouMean } from './core/suggest.js';
+import { describeEnvironmentError, isEnvironmentError } from './files.js';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ main(argv: string[]): Promise<number> }> }> = {
   train: { summary: 'train one configuration and print the result JSON', load: () => import('./commands/train.js') },
@@ -8,6 +9,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ main(arg
   run: { summary: 'run (or resume) a sweep spec with a pool of workers', load: () => import('./commands/run.js') },
   aggregate: { summary: 'write the CSV tables of a results folder', load: () => import('./commands/aggregate.js') },
   merge: { summary: 'join the results folders of one sweep\'s shards (run --shard K/N) into one', load: () => import('./commands/merge.js') },
+  repair: { summary: 'move the damaged lines of a results folder\'s journal aside (run, aggregate, merge refuse them)', load: () => import('./commands/repair.js') },
   doctor: { summary: 'show the compute engine, CPU features and a quick step benchmark', load: () => import('./commands/doctor.js') },
 };
 
@@ -46,10 +48,14 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  // Named errors (ConfigError, DataError) are the user's input: one line, exit 2.
+  // Named errors (ConfigError, DataError) are the user's input, and file-system errors such as a
+  // full disk or a read-only folder the user's environment: one line, exit 2.
   const e = err as { name?: string; message?: string };
   if (e && (e.name === 'ConfigError' || e.name === 'DataError')) {
     console.error(`narrowsweep: ${e.message}`);
+    process.exitCode = 2;
+  } else if (isEnvironmentError(err)) {
+    console.error(`narrowsweep: ${describeEnvironmentError(err)}`);
     process.exitCode = 2;
   } else {
     console.error(`narrowsweep: internal error: ${e?.message ?? String(err)}`);

@@ -73,6 +73,10 @@ test('bad input: a clear one-line error naming the problem, exit code 2, nothing
     [['--method', 'gd', '--n', '10', '--d', '2', '--m', '4', '--data', `csv:${join(dir, 'missing.csv')}`], /missing\.csv/],
     [['--method', 'gd', '--n', '10', '--d', '2', '--m', '4', '--engine', 'ts', '--dtype', 'float32'], /^narrowsweep: dtype: engine ts \(the TypeScript reference\) computes in float64 only$/m],
     [['--method', 'gd', '--n', '10', '--d', '2', '--m', '4', '--engine', 'tfjs', '--dtype', 'float64'], /^narrowsweep: dtype: engine tfjs computes in float32 only/m],
+    // a negative number as a flag's value is checked by us, not called "ambiguous" by the flag parser
+    [['--method', 'gd', '--n', '10', '--d', '2', '--m', '4', '--epsilon', '-1'], /^narrowsweep: epsilon: expected a non-negative number, got -1$/m],
+    [['--method', 'gd', '--n', '10', '--d', '2', '--m', '4', '--lr', '-0.5'], /^narrowsweep: lr: expected a positive number, got -0\.5$/m],
+    [['--method', 'gd', '--n', '-10', '--d', '2', '--m', '4'], /^narrowsweep: n: expected a positive integer, got -10$/m],
   ];
   for (const [args, re] of cases) {
     const r = run(['train', ...args, '--save-model', model]);

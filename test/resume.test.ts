@@ -3,7 +3,7 @@
 import test from 'ava';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -12,6 +12,7 @@ import { JournalWriter, entryStatus, entrySuccess, readJournal, readJournalIndex
 import { loadSpec } from '../src/sweep/spec.js';
 import { iterateGrid } from '../src/sweep/grid.js';
 import { acquireLock, LockedError } from '../src/sweep/lock.js';
+import { syntheticRecord } from './helpers/records.js';
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'narrowsweep-resume-'));
@@ -19,8 +20,10 @@ test.after.always(() => rmSync(work, { recursive: true, force: true }));
 
 interface CliResult { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
 
-function start(args: string[], opts: { nodeArgs?: string[]; env?: Record<string, string> } = {}): { child: ChildProcess; done: Promise<CliResult> } {
-  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
+function start(args: string[], opts: { nodeArgs?: string[]; env?: Record<string, string>; cwd?: string } = {}): { child: ChildProcess; done: Promise<CliResult> } {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), CLI, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env }, ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
+  });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (b: Buffer) => { stdout += b.toString(); });
@@ -31,8 +34,8 @@ function start(args: string[], opts: { nodeArgs?: string[]; env?: Record<string,
   return { child, done };
 }
 
-function cli(args: string[]): Promise<CliResult> {
-  return start(args).done;
+function cli(args: string[], cwd?: string): Promise<CliResult> {
+  return start(args, cwd !== undefined ? { cwd } : {}).done;
 }
 
 function writeSpec(name: string, yaml: string): string {
@@ -271,7 +274,7 @@ budget: { seconds: 600 }
   t.is(archived.length, 6);
 });
 
-test.serial('a second coordinator is refused; Ctrl-C lets running runs finish and prints the resume command', async (t) => {
+test.serial('a second coordinator is refused; Ctrl-C lets running runs finish and prints the resume command, which works from another folder', async (t) => {
   const spec = writeSpec('lock', `name: lock
 grid: { method: [pgd], n: [16], d: [4], m: [8] }
 trials: 12
@@ -279,7 +282,8 @@ budget: { iterations: 300000, seconds: 600 }
 success: { relLoss: 0 }
 `);
   const dir = join(work, 'lock');
-  const first = start(['run', spec, '--out', dir, '--workers', '2', '--quiet', '--grace', '60']);
+  // started with paths relative to its folder; the resume command is pasted in another one
+  const first = start(['run', 'lock.yaml', '--out', 'lock', '--workers', '2', '--quiet', '--grace', '60'], { cwd: work });
   while (completeLines(dir).length < 1) await sleep(10);
   const second = await cli(['run', spec, '--out', dir, '--workers', '1', '--quiet']);
   t.is(second.code, 2);
@@ -294,7 +298,10 @@ success: { relLoss: 0 }
   t.false(existsSync(join(dir, 'lock')));
   // The printed command resumes: the rest runs, nothing twice.
   const resume = r.stdout.split('Resume with:\n  ')[1]!.trim().split(' ').slice(2); // drop "node <cli>"
-  const r2 = await cli(resume);
+  t.true(resume.every((a) => !a.includes('lock') || a.startsWith('/')), `relative paths in ${resume.join(' ')}`);
+  const elsewhere = mkdtempSync(join(tmpdir(), 'narrowsweep-elsewhere-'));
+  const r2 = await cli(resume, elsewhere);
+  rmSync(elsewhere, { recursive: true });
   t.is(r2.code, 0, r2.stderr);
   const all = recordsOf(dir);
   t.is(all.length, 12);
@@ -380,6 +387,43 @@ test.serial('two coordinators taking over the same stale lock: the one that come
   t.deepEqual(readdirSync(dir).sort(), ['lock']);
 });
 
+test.serial('a lock naming pid 0 or -1 (process groups, not a process) is stale and taken over', (t) => {
+  for (const pid of [0, -1]) {
+    const dir = join(work, `pid${pid}`);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'lock'), JSON.stringify({ pid, host: hostname(), startedAt: '2020-01-01T00:00:00.000Z' }));
+    const notices: string[] = [];
+    const lock = acquireLock(dir, (m) => notices.push(m));
+    t.is(lock.tookOver?.pid, pid);
+    t.regex(notices.join('\n'), new RegExp(`stale lock of pid ${pid} .*not a valid pid`));
+    lock.release();
+    t.deepEqual(readdirSync(dir), []);
+  }
+});
+
+test.serial('SIGHUP stops the coordinator like SIGTERM: running runs finish, the tables are written, the resume command printed', async (t) => {
+  const spec = writeSpec('hangup', `name: hangup
+grid: { method: [pgd], n: [16], d: [4], m: [8] }
+trials: 12
+budget: { iterations: 200000, seconds: 600 }
+success: { relLoss: 0 }
+`);
+  const dir = join(work, 'hangup');
+  const p = start(['run', spec, '--out', dir, '--workers', '2', '--quiet', '--grace', '60']);
+  while (completeLines(dir).length < 1) await sleep(10);
+  p.child.kill('SIGHUP');
+  const r = await p.done;
+  t.is(r.signal, null, 'killed by the signal');
+  t.is(r.code, 130, r.stderr);
+  t.regex(r.stdout, /SIGHUP: no new runs are started/);
+  t.regex(r.stdout, /Resume with:\n {2}node \S+ run \S+ --out \S+ --workers 2 --grace 60 --quiet\n/);
+  const recs = recordsOf(dir);
+  t.true(recs.length >= 1 && recs.length < 12);
+  t.regex(readFileSync(join(dir, 'summary.csv'), 'utf8'), /^method,/);
+  t.regex(readFileSync(join(dir, 'tables.sha256'), 'utf8'), new RegExp(`\\(${recs.length} records\\)`));
+  t.false(existsSync(join(dir, 'lock')));
+});
+
 /** Field 22 of /proc/<pid>/stat (start time in clock ticks), read here independently of lock.ts. */
 function startTicks(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -425,11 +469,10 @@ test.serial('a lock of a live pid is refused only while that pid is the same pro
 
 test('journal index reads id, status and success like JSON.parse, and the writer repairs a torn tail', (t) => {
   const f = join(work, 'unit.jsonl');
-  const mk = (id: string, status: 'ok' | 'error', success: boolean, message: string | null): JournalRecord => ({
-    id, trial: 0, cell: { n: 1 }, config: { method: 'gd', n: 1, d: 1, m: 1, seed: 0 },
-    result: { success, message, status } as unknown as JournalRecord['result'],
-    startedAt: 'x', finishedAt: 'x', wallSeconds: 0, host: 'h', versions: { narrowsweep: '0', node: 'v', core: 1 },
-  });
+  const mk = (id: string, status: 'ok' | 'error', success: boolean, message: string | null): JournalRecord => {
+    const r = syntheticRecord(0);
+    return { ...r, id, result: { ...r.result, success, message, status } };
+  };
   const { writer } = JournalWriter.open(f);
   writer.append(mk('a', 'ok', true, null));
   writer.append(mk('b', 'error', false, 'tricky "success":true inside a message'));

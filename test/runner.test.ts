@@ -343,17 +343,20 @@ budget: { iterations: 20, seconds: 600 }
   t.is(configLabel({ method: 'pgd', n: 100, d: 10, m: 16, seed: 3 }), 'pgd n=100 d=10 m=16 seed=3');
 });
 
-test('the printed resume command can be pasted: npx form under npx, the script path otherwise, every non-default flag', async (t) => {
+test('the printed resume command can be pasted in any folder: absolute paths, npx form under npx, the script path otherwise, every non-default flag', async (t) => {
   const { resumeCommand } = await import('../src/commands/run.js');
   const flags = { specPath: 'sweeps/my spec.yaml', workers: 2, out: null, retryFailed: false, runTimeout: null, fresh: true, quiet: true, grace: 10, workerMemory: null, refresh: 30, shard: null };
   const cwd = process.cwd();
-  t.is(resumeCommand(flags, 'results/x', '/root/.npm/_npx/5eec080b/node_modules/.bin/narrowsweep'), "npx narrowsweep run 'sweeps/my spec.yaml' --out results/x --workers 2 --quiet");
-  t.is(resumeCommand(flags, 'results/x', join(cwd, 'node_modules', '.bin', 'narrowsweep')), "npx narrowsweep run 'sweeps/my spec.yaml' --out results/x --workers 2 --quiet");
-  t.is(resumeCommand(flags, 'results/x', '/usr/local/bin/narrowsweep'), "narrowsweep run 'sweeps/my spec.yaml' --out results/x --workers 2 --quiet");
-  t.is(resumeCommand({ ...flags, grace: 60, refresh: 5, retryFailed: true, quiet: false }, 'results/x', join(cwd, 'dist', 'src', 'cli.js')),
-    "node dist/src/cli.js run 'sweeps/my spec.yaml' --out results/x --workers 2 --grace 60 --refresh 5 --retry-failed");
-  t.is(resumeCommand({ ...flags, shard: { index: 1, count: 3 } }, 'results/x.shard-2-of-3', '/usr/local/bin/narrowsweep'),
-    "narrowsweep run 'sweeps/my spec.yaml' --out results/x.shard-2-of-3 --shard 2/3 --workers 2 --quiet");
+  const q = (s: string) => (/^[A-Za-z0-9_./:=@%+-]+$/.test(s) ? s : `'${s}'`);
+  const spec = q(join(cwd, 'sweeps', 'my spec.yaml'));
+  const out = q(join(cwd, 'results', 'x'));
+  t.is(resumeCommand(flags, 'results/x', '/root/.npm/_npx/5eec080b/node_modules/.bin/narrowsweep'), `npx narrowsweep run ${spec} --out ${out} --workers 2 --quiet`);
+  t.is(resumeCommand(flags, 'results/x', join(cwd, 'node_modules', '.bin', 'narrowsweep')), `npx narrowsweep run ${spec} --out ${out} --workers 2 --quiet`);
+  t.is(resumeCommand(flags, 'results/x', '/usr/local/bin/narrowsweep'), `narrowsweep run ${spec} --out ${out} --workers 2 --quiet`);
+  t.is(resumeCommand({ ...flags, grace: 60, refresh: 5, retryFailed: true, quiet: false }, 'results/x', 'dist/src/cli.js'),
+    `node ${q(join(cwd, 'dist', 'src', 'cli.js'))} run ${spec} --out ${out} --workers 2 --grace 60 --refresh 5 --retry-failed`);
+  t.is(resumeCommand({ ...flags, specPath: '/abs/s.yaml', shard: { index: 1, count: 3 } }, '/abs/results/x.shard-2-of-3', '/usr/local/bin/narrowsweep'),
+    'narrowsweep run /abs/s.yaml --out /abs/results/x.shard-2-of-3 --shard 2/3 --workers 2 --quiet');
 });
 
 test('run | head: a closed output pipe does not stop the sweep; every run is journaled and the lock released', async (t) => {

@@ -7,6 +7,7 @@ import { basename, join } from 'node:path';
 import { aggregate, JOURNAL_FILE } from '../report/aggregate.js';
 import { GridIndex, readSpecSnapshot, SnapshotError, SPEC_FILE } from '../sweep/snapshot.js';
 import { explainFlagError } from '../core/suggest.js';
+import { removeStaleTemporaries } from '../files.js';
 
 const USAGE = `usage: narrowsweep aggregate <results/name> [--method M] [--quiet]
 
@@ -52,6 +53,7 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`narrowsweep aggregate: ${dir} has no ${JOURNAL_FILE} (run a sweep into it first)`);
     return 2;
   }
+  removeStaleTemporaries(dir); // left by a stopped aggregate or run (dead processes only)
   let grid: GridIndex | null = null;
   try {
     const snap = readSpecSnapshot(dir);

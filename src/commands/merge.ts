@@ -2,6 +2,7 @@
 // `run --shard K/N`, one per machine) into <out>, then writes its tables as `aggregate` does.
 import { existsSync, mkdirSync, readdirSync, rmdirSync, statSync } from 'node:fs';
 import { ConfigError } from '../core/errors.js';
+import { removeStaleTemporaries } from '../files.js';
 import { acquireLock, LockedError } from '../sweep/lock.js';
 import { mergeResults } from '../sweep/merge.js';
 import { main as aggregateMain, parseTableArgs } from './aggregate.js';
@@ -37,11 +38,12 @@ export async function main(argv: string[]): Promise<number> {
     throw e;
   }
   try {
+    removeStaleTemporaries(out);
     let m;
     try {
       m = await mergeResults(out, inputs);
     } catch (e) {
-      if (e instanceof ConfigError) { console.error(`narrowsweep merge: ${e.message}`); return 2; }
+      if (e instanceof ConfigError || (e as Error).name === 'DataError') { console.error(`narrowsweep merge: ${(e as Error).message}`); return 2; }
       throw e;
     }
     for (const dir of m.locked) console.error(`narrowsweep merge: ${dir} has a lock file: a coordinator may still be running there, so its last runs may be missing`);

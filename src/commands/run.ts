@@ -2,8 +2,10 @@
 // sweep, write the tables and show one method's phase table.
 import { parseArgs } from 'node:util';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { basename, join, relative, resolve, sep } from 'node:path';
+import { basename, join, resolve, sep } from 'node:path';
 import { ConfigError } from '../core/errors.js';
+import { MAX_SECONDS } from '../core/config.js';
+import { describeEnvironmentError, isEnvironmentError, removeStaleTemporaries } from '../files.js';
 import { loadSpec } from '../sweep/spec.js';
 import type { Spec } from '../sweep/spec.js';
 import { Coordinator, JOURNAL_FILE } from '../sweep/coordinator.js';
@@ -28,14 +30,14 @@ Runs every configuration of the spec that is not yet in <out>/runs.jsonl (so run
   --run-timeout S      time limit of one run in seconds (default: the spec's runTimeout, else 2 x budget.seconds + 30)
   --fresh              delete the results of an earlier run in the folder first (start from scratch)
   --quiet              no progress display (messages and the final table still print)
-  --grace S            on Ctrl-C / SIGTERM, seconds that running configurations get to finish (default 10)
+  --grace S            on Ctrl-C / SIGTERM / SIGHUP, seconds that running configurations get to finish (default 10)
   --worker-memory MB   heap limit of each worker (default ${poolDefaults().memoryMb})
   --refresh S          rewrite the tables every S seconds during the run (default 30; 0 = only at the end)
   --shard K/N          run only shard K of N (1 <= K <= N), e.g. one per machine; the default folder is then
                        results/<spec name>.shard-K-of-N, and \`narrowsweep merge\` joins the shards' folders
 
-Ctrl-C once: stop scheduling, let running configurations finish, write the tables, print the command
-that resumes. Ctrl-C twice: stop at once (the journal stays valid).`;
+Ctrl-C (or SIGTERM, SIGHUP) once: stop scheduling, let running configurations finish, write the tables,
+print the command that resumes. Ctrl-C twice: stop at once (the journal stays valid).`;
 
 export interface RunFlags {
   specPath: string;
@@ -58,11 +60,14 @@ const DEFAULT_GRACE = 10, DEFAULT_REFRESH = 30;
 /** After a second Ctrl-C, how long the sweep gets to close the journal before the process exits anyway. */
 const FORCE_EXIT_MS = 8000;
 
-function numberFlag(name: string, v: string | undefined, opts: { integer?: boolean; min: number }): number | null {
+function numberFlag(name: string, v: string | undefined, opts: { integer?: boolean; min: number; max?: number }): number | null {
   if (v === undefined) return null;
   const x = Number(v);
   if (v.trim() === '' || !Number.isFinite(x) || x < opts.min || (opts.integer && !Number.isInteger(x))) {
     throw new UsageError(`--${name}: expected ${opts.integer ? 'an integer' : 'a number'} >= ${opts.min}, got ${JSON.stringify(v)}`);
+  }
+  if (opts.max !== undefined && x > opts.max) {
+    throw new UsageError(`--${name}: expected at most ${opts.max} seconds (24.8 days, the longest a timer holds), got ${JSON.stringify(v)}`);
   }
   return x;
 }
@@ -100,9 +105,9 @@ function parseFlags(argv: string[]): RunFlags | 'help' {
     runTimeout: numberFlag('run-timeout', v['run-timeout'], { min: 0.001 }),
     fresh: v.fresh === true,
     quiet: v.quiet === true,
-    grace: numberFlag('grace', v.grace, { min: 0 }) ?? DEFAULT_GRACE,
+    grace: numberFlag('grace', v.grace, { min: 0, max: MAX_SECONDS }) ?? DEFAULT_GRACE,
     workerMemory: numberFlag('worker-memory', v['worker-memory'], { min: 8 }),
-    refresh: numberFlag('refresh', v.refresh, { min: 0 }) ?? DEFAULT_REFRESH,
+    refresh: numberFlag('refresh', v.refresh, { min: 0, max: MAX_SECONDS }) ?? DEFAULT_REFRESH,
     shard: v.shard === undefined ? null : parseShard(v.shard),
   };
 }
@@ -112,16 +117,16 @@ function shellQuote(s: string): string {
 }
 
 /**
- * The command that resumes this sweep, as the user can paste it (no --fresh, which would throw the
- * results away). Exported for tests.
+ * The command that resumes this sweep, as the user can paste it in any folder (absolute paths; no
+ * --fresh, which would throw the results away). Exported for tests.
  */
 export function resumeCommand(f: RunFlags, outDir: string, script = process.argv[1] ?? 'narrowsweep'): string {
   // Started from a node_modules/.bin (npx runs ~/.npm/_npx/<hash>/node_modules/.bin/narrowsweep):
   // npx again; a global install is on PATH; otherwise (node dist/src/cli.js, npm start) the same path.
   const local = script.includes(`node_modules${sep}.bin${sep}`);
   const prog = basename(script) === 'narrowsweep' && local ? 'npx narrowsweep'
-    : basename(script) === 'narrowsweep' ? 'narrowsweep' : `node ${shellQuote(relative(process.cwd(), script) || script)}`;
-  const parts = [prog, 'run', shellQuote(f.specPath), '--out', shellQuote(outDir)];
+    : basename(script) === 'narrowsweep' ? 'narrowsweep' : `node ${shellQuote(resolve(script))}`;
+  const parts = [prog, 'run', shellQuote(resolve(f.specPath)), '--out', shellQuote(resolve(outDir))];
   if (f.shard !== null) parts.push('--shard', shardText(f.shard));
   if (f.workers !== null) parts.push('--workers', String(f.workers));
   if (f.runTimeout !== null) parts.push('--run-timeout', String(f.runTimeout));
@@ -182,6 +187,8 @@ export async function main(argv: string[]): Promise<number> {
         throw e;
       }
     }
+    const stale = removeStaleTemporaries(outDir);
+    if (stale.length > 0) say(`removed ${stale.length} temporary file${stale.length === 1 ? '' : 's'} left in ${outDir} by a process that was stopped`);
     const progress = createProgress(progressMode(flags.quiet), threads);
     const coordinator = new Coordinator({
       spec,
@@ -223,21 +230,35 @@ export async function main(argv: string[]): Promise<number> {
       void coordinator.abortNow();
       setTimeout(forceExit, FORCE_EXIT_MS).unref();
     };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    // SIGHUP (the terminal closed, a scheduler's hangup) is a stop like SIGTERM, not a kill
+    const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+    for (const sig of SIGNALS) process.on(sig, onSignal);
     let outcome: SweepOutcome<AggregateOutput>;
     try {
       outcome = await coordinator.run();
     } catch (e) {
+      // a damaged journal, refused before anything ran (the message says what to do)
+      if ((e as Error).name === 'DataError') { console.error(`narrowsweep: ${(e as Error).message}`); return 2; }
+      if (isEnvironmentError(e)) {
+        // a full disk, a read-only folder: the journal holds whole records only
+        console.error(`narrowsweep: ${describeEnvironmentError(e)}\nThe journal is valid; once that is fixed, resume with:\n  ${resumeCommand(flags, outDir)}`);
+        return 2;
+      }
       console.error(`narrowsweep: the sweep stopped: ${(e as Error).message}`);
       return 1;
     } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      for (const sig of SIGNALS) process.off(sig, onSignal);
     }
     if (ended) return 130; // the forced ending was printed (process.exit is on its way)
     ended = true;
     report(outcome, outDir, flags);
+    if (outcome.tablesError !== null) {
+      // never an exit 0 without tables: the runs are journaled, the tables are not
+      const e = outcome.tablesError;
+      const why = isEnvironmentError(e) ? describeEnvironmentError(e) : (e as Error).message;
+      console.error(`narrowsweep: writing the tables failed: ${why}\nThe journal is valid; once that is fixed, resume with:\n  ${resumeCommand(flags, outDir)}`);
+      return isEnvironmentError(e) || (e as Error).name === 'DataError' ? 2 : 1;
+    }
     if (outcome.aborted) {
       console.error(`\nnarrowsweep: stopped at once; the journal is valid. Resume with:\n  ${resumeCommand(flags, outDir)}`);
       return 130;

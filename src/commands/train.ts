@@ -1,13 +1,17 @@
 // `narrowsweep train`: one configuration, result JSON on stdout.
 import { parseArgs } from 'node:util';
-import { mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ConfigError } from '../core/errors.js';
+import { resolveConfig } from '../core/config.js';
+import { writeFileAtomic } from '../files.js';
+import { memoryProblem } from '../sweep/memory.js';
 import type { DataSpec, RunConfig } from '../core/types.js';
 import { executeRun } from '../run.js';
 import { resolveData } from '../core/config.js';
 import { dataCapacity, dataDimension, writeDatasetCsv } from '../data/load.js';
 import { explainFlagError } from '../core/suggest.js';
+import { attachNegativeNumbers } from './args.js';
 
 const HELP = `usage: narrowsweep train --method <preset> --n N --d D --m M [options]
 
@@ -63,7 +67,7 @@ function boolFlag(flag: string, s: string): boolean {
 export function configFromArgs(argv: string[]): { cfg: RunConfig; saveModel?: string; saveData?: string; quiet: boolean; help: boolean; notes: string[] } {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false });
+    parsed = parseArgs({ args: attachNegativeNumbers(argv, OPTIONS), options: OPTIONS, strict: true, allowPositionals: false });
   } catch (e) {
     throw new ConfigError('', `${explainFlagError((e as Error).message, Object.keys(OPTIONS))}\n\n${HELP}`);
   }
@@ -149,12 +153,10 @@ function sizesFromData(base: Record<string, unknown>): string[] {
   return [`${notes.join(', ')} from ${what}`];
 }
 
-/** Writes via a temporary file and a rename, so a crash never leaves half a file. */
+/** Writes via a temporary file and a rename, so a crash (or a full disk) never leaves half a file. */
 function writeAtomic(path: string, text: string): void {
   mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, path);
+  writeFileAtomic(path, text);
 }
 
 function rows(W: Float64Array, d: number, m: number): number[][] {
@@ -168,6 +170,9 @@ export async function main(argv: string[]): Promise<number> {
   if (args.cfg.activation === 'relu' && !args.quiet) {
     process.stderr.write('narrowsweep: relu is not smooth, so it is outside the theory of METHOD.md (offered as a contrast only)\n');
   }
+  // sizes whose arrays cannot be allocated are bad input, refused before any work (src/sweep/memory.ts)
+  const memory = memoryProblem(resolveConfig(args.cfg));
+  if (memory !== null) throw new ConfigError(`--${memory.field}`, memory.message);
   let out;
   try {
     out = await executeRun(args.cfg, {

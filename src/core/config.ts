@@ -48,6 +48,12 @@ export const DEFAULTS = {
   engine: 'auto',
 } as const;
 
+/**
+ * The longest seconds budget: 2^31 - 1 ms (24.8 days), the longest delay a Node.js timer holds.
+ * Beyond it a timer fires at once (TimeoutOverflowWarning), which would end every run at once.
+ */
+export const MAX_SECONDS = 2147483;
+
 /** Every key a RunConfig may have (used to reject typos). */
 export const RUN_CONFIG_KEYS: ReadonlyArray<keyof RunConfig> = [
   'method', 'n', 'd', 'm', 'seed', 'activation', 'data', 'init', 'optimizer', 'constraint',
@@ -76,6 +82,10 @@ function posNum(path: string, x: unknown): number {
   if (typeof x !== 'number' || !Number.isFinite(x) || x <= 0) {
     throw new ConfigError(path, `expected a positive number, got ${describe(x)}`);
   }
+  return x;
+}
+function atMost(path: string, x: number, max: number, why: string): number {
+  if (x > max) throw new ConfigError(path, `expected at most ${max}${why}, got ${x}`);
   return x;
 }
 function nonNegNum(path: string, x: unknown): number {
@@ -226,7 +236,7 @@ export function resolveConfig(cfg: RunConfig, path = ''): ResolvedConfig {
     lmFactor: cfg.lmFactor === undefined ? DEFAULTS.lmFactor : posNum(p('lmFactor'), cfg.lmFactor),
     outputScale: cfg.outputScale === undefined ? DEFAULTS.outputScale : posNum(p('outputScale'), cfg.outputScale),
     iterations: cfg.iterations === undefined ? DEFAULTS.iterations : nonNegInt(p('iterations'), cfg.iterations),
-    seconds: cfg.seconds === undefined ? DEFAULTS.seconds : posNum(p('seconds'), cfg.seconds),
+    seconds: cfg.seconds === undefined ? DEFAULTS.seconds : atMost(p('seconds'), posNum(p('seconds'), cfg.seconds), MAX_SECONDS, ' (24.8 days, the longest a timer holds)'),
     epsilon: cfg.epsilon === undefined ? DEFAULTS.epsilon : nonNegNum(p('epsilon'), cfg.epsilon),
     logEvery: cfg.logEvery === undefined ? DEFAULTS.logEvery : nonNegInt(p('logEvery'), cfg.logEvery),
     certificateMaxN: cfg.certificateMaxN === undefined ? DEFAULTS.certificateMaxN : nonNegInt(p('certificateMaxN'), cfg.certificateMaxN),

@@ -10,6 +10,14 @@
 // - boundary.csv          the empirical 50% boundary            src/report/boundary-table.ts
 // - tables.json           the sidecar describing the tables     src/report/sidecar.ts
 // - phase-<method>.svg    the phase table as a picture          src/report/svg.ts
+// - tables.sha256         the manifest of the set, written last  (below)
+//
+// The tables are written one by one, each atomically, so a reader during a refresh, or after an
+// aggregate that was stopped part way, may find some new and some old. tables.sha256 (the format of
+// `sha256sum`, with the journal state as a # comment) is written last and lists the digest of every
+// file of the set: the files form one set, made from one journal state, exactly when
+// `sha256sum -c tables.sha256` passes in the folder. A file it does not list (a phase table of a
+// method no longer in the spec) is not part of the set.
 //
 // Which records count (the current spec's, the last record of each id) is decided when the journal
 // is read: src/report/journal-read.ts.
@@ -19,6 +27,7 @@
 // digits), so the same records always give byte-identical files. runs.csv and summary.csv also
 // hold wall-clock measurements (seconds, wallSeconds, ...), which differ between two executions of
 // a sweep; the phase tables, boundary.csv and tables.json depend on the success outcomes only.
+import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import type { GridView } from '../sweep/types.js';
@@ -33,12 +42,15 @@ import { phaseChart } from './svg.js';
 import { compareCells, orderKeys } from './shared.js';
 
 export { JOURNAL_FILE } from './journal-read.js';
+
+/** The manifest of the table set, written last (see the top of this file). */
+export const MANIFEST_FILE = 'tables.sha256';
 export { compareValues } from './shared.js';
 export { thresholdLabel } from './runs-table.js';
 
 export interface AggregateOutput {
   dir: string;
-  /** Paths written, in order: runs.csv, summary.csv, phase-<method>.csv..., boundary.csv, tables.json, phase-<method>.svg... */
+  /** Paths written, in order: runs.csv, summary.csv, phase-<method>.csv..., boundary.csv, tables.json, phase-<method>.svg..., tables.sha256 */
   files: string[];
   /** Runs after deduplication by id (the last record of an id wins). */
   runs: number;
@@ -85,16 +97,18 @@ async function aggregateFrom(dir: string, journal: string, fd: number, grid: Gri
   const runRows = new RunsCsvRows();
   const sc = await scanJournal(fd, journal, grid, (rec, cfg, trial, cell) => runRows.add(rec, cfg, trial, cell));
   const files: string[] = [];
+  const manifest: string[] = [];
   const write = (name: string, text: string) => {
     const p = join(dir, name);
     writeAtomic(p, text);
     files.push(p);
+    manifest.push(`${createHash('sha256').update(text).digest('hex')}  ${name}\n`);
   };
 
   // Every table lists the cells in one order: by their axes, in this order of the axes.
   const keys = orderKeys(sc.cells.flatMap((c) => Object.keys(c.cell)));
   const runsFile = join(dir, 'runs.csv');
-  await writeRunsCsv(runsFile, fd, sc, runRows, keys);
+  manifest.push(`${await writeRunsCsv(runsFile, fd, sc, runRows, keys)}  runs.csv\n`);
   files.push(runsFile);
 
   const cells = cellStats(sc);
@@ -107,6 +121,11 @@ async function aggregateFrom(dir: string, journal: string, fd: number, grid: Gri
   write('boundary.csv', boundaryCsv(tables));
   write('tables.json', sidecarJson(sc, cells, tables));
   for (const t of tables) write(phaseFileName(t.method, 'svg'), phaseChart(t));
+  // last: the manifest of the set (see the top of this file)
+  const manifestFile = join(dir, MANIFEST_FILE);
+  writeAtomic(manifestFile, `# narrowsweep tables of ${JOURNAL_FILE} at ${sc.bytes} bytes (${sc.lines} records); ` +
+    `they are one set when \`sha256sum -c ${MANIFEST_FILE}\` passes in this folder\n${manifest.join('')}`);
+  files.push(manifestFile);
 
   const byMethod = new Map(tables.map((t) => [t.method, t]));
   const headlineMethod = methods.includes('pgd') ? 'pgd' : methods.includes('lm') ? 'lm' : methods[0] ?? null;

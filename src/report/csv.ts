@@ -1,13 +1,9 @@
 // CSV writing shared by the tables: RFC 4180 quoting, deterministic number text, atomic files.
-import { closeSync, openSync, renameSync, writeFileSync, writeSync, unlinkSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, fsyncSync, openSync, renameSync } from 'node:fs';
+import { removeQuietly, tmpName, withPath, writeFileAtomic, writeFully } from '../files.js';
 
 export type Cell = string | number | boolean | null | undefined;
-
-let tmpCounter = 0;
-/** A temporary name next to `file`, unique within this process (two writers never share one). */
-function tmpName(file: string): string {
-  return `${file}.tmp-${process.pid}-${tmpCounter++}`;
-}
 
 /**
  * One field. null/undefined -> empty; numbers in JavaScript's shortest round-trip form (inf, -inf
@@ -43,53 +39,66 @@ export function sig6(x: number | null): number | null {
 }
 
 /**
- * Writes `text` to `file` atomically: a temporary file in the same folder, then rename, so a
- * reader (or a refresh interrupted mid-way) never sees half a table.
+ * Writes `text` to `file` atomically: a temporary file in the same folder, written in full, then
+ * rename, so a reader (or a refresh interrupted mid-way) never sees half a table. A write that
+ * cannot complete (a full disk) throws an error naming `file`, and the old file stays.
  */
 export function writeAtomic(file: string, text: string): void {
-  const tmp = tmpName(file);
-  try {
-    writeFileSync(tmp, text);
-    renameSync(tmp, file);
-  } catch (e) {
-    try { unlinkSync(tmp); } catch { /* already gone */ }
-    throw e;
-  }
+  writeFileAtomic(file, text);
 }
 
-/** A file written in pieces and published atomically by `commit` (tmp file, then rename). */
+/**
+ * A file written in pieces and published atomically by `commit` (tmp file, then rename). Every
+ * piece is written in full or the write throws (naming the file); `abort` removes the tmp file.
+ */
 export class AtomicFile {
   private readonly tmp: string;
   private fd: number;
   private pending: string[] = [];
   private pendingLength = 0;
+  private readonly hash = createHash('sha256');
 
   constructor(private readonly file: string) {
     this.tmp = tmpName(file);
-    this.fd = openSync(this.tmp, 'w');
+    try {
+      this.fd = openSync(this.tmp, 'w');
+    } catch (e) {
+      throw withPath(e, file);
+    }
   }
 
   write(text: string): void {
+    this.hash.update(text);
     this.pending.push(text);
     this.pendingLength += text.length;
     if (this.pendingLength >= 1 << 20) this.flush();
   }
 
   private flush(): void {
-    if (this.pending.length) writeSync(this.fd, this.pending.join(''));
+    if (this.pending.length) writeFully(this.fd, this.pending.join(''), this.file);
     this.pending = [];
     this.pendingLength = 0;
   }
 
   commit(): void {
     this.flush();
-    closeSync(this.fd);
-    this.fd = -1;
-    renameSync(this.tmp, this.file);
+    try {
+      fsyncSync(this.fd);
+      closeSync(this.fd);
+      this.fd = -1;
+      renameSync(this.tmp, this.file);
+    } catch (e) {
+      throw withPath(e, this.file);
+    }
+  }
+
+  /** sha256 (hex) of everything written; call once, after commit. */
+  digest(): string {
+    return this.hash.digest('hex');
   }
 
   abort(): void {
     if (this.fd >= 0) { try { closeSync(this.fd); } catch { /* closed */ } this.fd = -1; }
-    try { unlinkSync(this.tmp); } catch { /* already gone */ }
+    removeQuietly(this.tmp);
   }
 }

@@ -3,9 +3,11 @@
 // The journal of a big sweep is larger than a JavaScript string can be (10^6 runs are about 2 GB),
 // so it is read in chunks, twice: the first pass keeps a few numbers per record (enough for every
 // table but runs.csv) plus the byte range of its line; the second reads the live lines again, in
-// table order, to write runs.csv row by row (src/report/runs-table.ts). Same rules as readJournal:
-// blank lines are skipped, a torn last line (no newline, not JSON) is ignored, any other bad line
-// is an error. The last record of an id wins (the live records).
+// table order, to write runs.csv row by row (src/report/runs-table.ts). Which lines are records is
+// the journal's own check (src/sweep/record.ts, the same for run, aggregate and merge): blank lines
+// are skipped, a torn last line (no newline, not a record) is ignored, and any other damaged line
+// is a refusal (DataError) naming it, once the whole file is read, so no table is written from a
+// journal with holes. The last record of an id wins (the live records).
 //
 // Which records count: with a `grid` (the results folder's current spec, see src/sweep/snapshot.ts)
 // only records whose id is in it, each with the cell (axis values) and trial the grid gives that id,
@@ -14,6 +16,7 @@
 // before spec snapshots) every record counts, with the cell and trial it stored.
 import { fstatSync, readSync } from 'node:fs';
 import type { JournalRecord, AxisValue, GridView } from '../sweep/types.js';
+import { checkLine, DamageReport } from '../sweep/record.js';
 import { intern, num, scalar, stableJson, yieldToEventLoop } from './shared.js';
 
 export const JOURNAL_FILE = 'runs.jsonl';
@@ -46,6 +49,9 @@ export interface Scan {
   tornLine: boolean;
   /** Distinct ids not in the grid (left out), or null without a grid. */
   notInSpec: number | null;
+  /** The journal state the scan read: its first `bytes` bytes, holding `lines` records (all of them, in the grid or not). */
+  bytes: number;
+  lines: number;
 }
 
 /**
@@ -54,8 +60,11 @@ export interface Scan {
  */
 export type RecordHook = (rec: JournalRecord, cfg: Record<string, unknown>, trial: number, cell: Record<string, AxisValue>) => void;
 
-/** Calls `onLine` for every line of the open file `fd` (up to its size now) with its byte offset and length. */
-export async function forEachLine(fd: number, onLine: (text: string, offset: number, length: number, lineNo: number, unterminated: boolean) => void): Promise<void> {
+/**
+ * Calls `onLine` for every line of the open file `fd` (up to its size now) with its byte offset and
+ * length, and its bytes as buf[start..start + length).
+ */
+export async function forEachLine(fd: number, onLine: (text: string, offset: number, length: number, lineNo: number, unterminated: boolean, buf: Buffer, start: number) => void): Promise<number> {
   const size = fstatSync(fd).size;
   const chunk = Buffer.allocUnsafe(1 << 22);
   let carry = Buffer.alloc(0);
@@ -72,14 +81,15 @@ export async function forEachLine(fd: number, onLine: (text: string, offset: num
       const nl = buf.indexOf(0x0a, start);
       if (nl < 0) break;
       lineNo++;
-      onLine(buf.toString('utf8', start, nl), carryStart + start, nl - start, lineNo, false);
+      onLine(buf.toString('utf8', start, nl), carryStart + start, nl - start, lineNo, false, buf, start);
       start = nl + 1;
     }
     carry = Buffer.from(buf.subarray(start)); // a copy: the chunk is reused
     carryStart += start;
     await yieldToEventLoop(); // a sweep refreshing its tables mid-run keeps running meanwhile
   }
-  if (carry.length) onLine(carry.toString('utf8'), carryStart, carry.length, lineNo + 1, true);
+  if (carry.length) onLine(carry.toString('utf8'), carryStart, carry.length, lineNo + 1, true, carry, 0);
+  return pos;
 }
 
 /** The resolved config of a record (result.resolved, or the record's config when a result lacks it). */
@@ -110,22 +120,25 @@ export async function scanJournal(fd: number, file: string, grid: GridView | nul
   const sc: Scan = {
     count: 0, live: [], ids: [], offset: [], length: [], cellIdx: [], trial: [], success: [], status: [], relLoss: [],
     iters: [], secs: [], s0: [], s1: [], eps: [], itBudget: [], secBudget: [], dataIdx: [], cells: [],
-    dataTexts: [], tornLine: false, notInSpec: grid === null ? null : 0,
+    dataTexts: [], tornLine: false, notInSpec: grid === null ? null : 0, bytes: 0, lines: 0,
   };
   const outside = new Set<string>();
   const perTrial = grid?.cells.length ?? 0;
   const lastOf = new Map<string, number>();
   const cellIndex = new Map<string, number>();
   const dataIndex = new Map<string, number>();
-  if (fd >= 0) await forEachLine(fd, (text, offset, length, lineNo, unterminated) => {
+  const damage = new DamageReport(file);
+  if (fd >= 0) sc.bytes = await forEachLine(fd, (text, offset, length, lineNo, unterminated, buf, start) => {
     if (text.trim() === '') return;
-    let rec: JournalRecord;
-    try {
-      rec = JSON.parse(text) as JournalRecord;
-    } catch {
-      if (unterminated) { sc.tornLine = true; return; }
-      throw new Error(`${file}:${lineNo}: journal line is not valid JSON (the file is corrupted beyond a torn last line)`);
+    const checked = checkLine(buf, start, start + length, text);
+    if (checked.rec === null) {
+      if (unterminated) sc.tornLine = true;
+      else damage.add(lineNo, checked.problem);
+      return;
     }
+    if (damage.count > 0) return; // refused below: no need to tabulate the rest
+    sc.lines++;
+    const rec = checked.rec;
     const cfg = configOf(rec);
     let cell: Record<string, AxisValue>;
     let cellKey: string;
@@ -163,6 +176,7 @@ export async function scanJournal(fd: number, file: string, grid: GridView | nul
     sc.dataIdx.push(intern(dataIndex, sc.dataTexts, dataText, () => dataText));
     onRecord(rec, cfg, trial, cell);
   });
+  if (damage.count > 0) throw damage.error();
   for (let i = 0; i < sc.count; i++) if (lastOf.get(sc.ids[i]!) === i) sc.live.push(i);
   if (grid !== null) sc.notInSpec = outside.size;
   return sc;

@@ -138,8 +138,9 @@ function runOrder(sc: Scan, keys: string[]): number[] {
  * Writes runs.csv: the live records in table order (cell, then trial, then id). Columns are the
  * union over the live records' shapes. When every live record has one shape, the lines formatted
  * in pass 1 are used (if they were kept); otherwise each line is read again from the journal `fd`.
+ * Returns the sha256 (hex) of the file written.
  */
-export async function writeRunsCsv(file: string, fd: number, sc: Scan, rows: RunsCsvRows, keys: string[]): Promise<void> {
+export async function writeRunsCsv(file: string, fd: number, sc: Scan, rows: RunsCsvRows, keys: string[]): Promise<string> {
   const order = runOrder(sc, keys);
   const liveShapes = [...new Set(sc.live.map((i) => rows.shapeIdx[i]!))].sort((a, b) => a - b);
   const cols = runColumns(liveShapes.map((k) => rows.shapes[k]!));
@@ -162,4 +163,5 @@ export async function writeRunsCsv(file: string, fd: number, sc: Scan, rows: Run
     out.abort();
     throw e;
   }
+  return out.digest();
 }

@@ -95,16 +95,18 @@ export interface SweepOutcome<T = unknown> {
   aborted: boolean;
   /** In-flight runs dropped unrecorded, at the end of the grace period or by abortNow() (they will rerun on resume). */
   dropped: number;
-  /** What the table writer returned at the end (null without one, or if it failed; the warning was logged). */
+  /** What the table writer returned at the end (null without one, or if it failed). */
   tables: T | null;
+  /** Why writing the tables at the end failed (null when they were written, or not asked for). */
+  tablesError: unknown;
 }
 
 /**
- * Reads the journal and matches it against the grid (one lazy pass over the grid). `grid`, when
- * given, is filled with the grid's ids on the way (for the tables).
+ * Reads the journal (or takes its index, read already) and matches it against the grid (one lazy
+ * pass over the grid). `grid`, when given, is filled with the grid's ids on the way (for the tables).
  */
-export function planResume(spec: Spec, journalFile: string, grid?: GridIndex, shard?: Shard | null): ResumePlan {
-  const index = readJournalIndex(journalFile);
+export function planResume(spec: Spec, journalFile: string, grid?: GridIndex, shard?: Shard | null, journalIndex?: JournalIndex): ResumePlan {
+  const index = journalIndex ?? readJournalIndex(journalFile);
   const plan: ResumePlan = {
     total: 0, gridTotal: 0, reused: 0, reusedOk: 0, failed: [], fresh: 0, orphaned: 0, tornLine: index.tornLine, index,
   };
@@ -228,6 +230,8 @@ export class Coordinator<T = unknown> {
     const { spec, outDir, log, progress } = this.opts;
     mkdirSync(outDir, { recursive: true });
     const writeTables = this.opts.tables || null;
+    // A damaged journal is refused (naming its lines) before anything is written.
+    const index = readJournalIndex(this.journalFile);
     // Before any run: a crash later leaves a folder whose tables are already this spec's.
     // Without a saved spec a later `narrowsweep aggregate` counts every record, so the tables of
     // this run do too: the two always agree.
@@ -235,7 +239,7 @@ export class Coordinator<T = unknown> {
     if (!saved) log('warning: the spec could not be saved as spec.json; the tables count every journal record');
     const grid = writeTables !== null && saved ? new GridIndex() : undefined;
     const shard = this.opts.shard ?? null;
-    const plan = planResume(spec, this.journalFile, grid, shard);
+    const plan = planResume(spec, this.journalFile, grid, shard, index);
     if (plan.tornLine !== null) {
       log(`journal: the last line was torn by a crash (${plan.tornLine.length} bytes); it is dropped and that run will be redone`);
     }
@@ -266,7 +270,7 @@ export class Coordinator<T = unknown> {
     });
     this.pool = pool;
     const outcome: SweepOutcome<T> = {
-      plan, finished: emptyCounts(), succeeded: 0, interrupted: false, aborted: false, dropped: 0, tables: null,
+      plan, finished: emptyCounts(), succeeded: 0, interrupted: false, aborted: false, dropped: 0, tables: null, tablesError: null,
     };
     const toRun = plan.total - (plan.reused - rerun);
     progress.start(plan.total, plan.total - toRun, plan.reusedOk);
@@ -316,7 +320,17 @@ export class Coordinator<T = unknown> {
           versions,
         };
         if (this.writer === null) { outcome.dropped++; notRun = true; return; } // the journal is closed
-        this.writer.append(rec); // also after abortNow(): a run that finished is kept
+        try {
+          this.writer.append(rec); // also after abortNow(): a run that finished is kept
+        } catch (err) {
+          // The journal cannot take it (a full disk): stop the sweep; the journal keeps whole records only.
+          if (fatal === null) fatal = err;
+          this.stopping = true;
+          this.pool?.stopAll();
+          outcome.dropped++;
+          notRun = true;
+          return;
+        }
         outcome.finished[out.result.status]++;
         if (out.result.success) outcome.succeeded++;
         progress.runDone(out.result.success);
@@ -353,7 +367,11 @@ export class Coordinator<T = unknown> {
     } finally {
       if (this.graceTimer) clearTimeout(this.graceTimer);
       if (refreshTimer) clearInterval(refreshTimer);
-      this.writer?.close();
+      try {
+        this.writer?.close();
+      } catch (err) {
+        if (fatal === null) fatal = err;
+      }
       this.writer = null;
       progress.stop();
       await (this.shutdown.signal.aborted ? pool.destroy() : pool.close());
@@ -367,7 +385,7 @@ export class Coordinator<T = unknown> {
       try {
         outcome.tables = await writeTables(grid ?? null);
       } catch (err) {
-        log(`warning: writing the tables failed: ${(err as Error).message}`);
+        outcome.tablesError = err; // the command reports it: never an exit 0 without tables
       }
     }
     return outcome;

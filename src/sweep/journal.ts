@@ -3,46 +3,53 @@
 // Crash safety rests on two rules: every record is written by one write() call of its whole
 // line (so a crash leaves at most a torn last line), and the file is fsynced at least every
 // second and on close. On open, a torn tail is cut away so that appends start on a fresh line.
+// A write that fails (a full disk) is cut away too, and reported naming the journal.
+//
+// Which lines are records is decided by src/sweep/record.ts for every reader: a torn last line
+// (no newline, not a record) is dropped and its run redone; a damaged line anywhere else is a
+// refusal (DataError) naming the line, until `narrowsweep repair` moves it aside (repairJournal).
 import {
-  readFileSync, existsSync, openSync, closeSync, writeSync, fsyncSync, fstatSync, readSync,
+  readFileSync, existsSync, openSync, closeSync, fsyncSync, fstatSync, readSync,
   ftruncateSync, renameSync, appendFileSync,
 } from 'node:fs';
 import type { RunStatus } from '../core/types.js';
+import { removeQuietly, tmpName, withPath, writeFully } from '../files.js';
 import type { JournalRecord } from './types.js';
+import { checkLine, checkText, checksumState, DamageReport, recordLine, STATUSES } from './record.js';
+
+export { recordLine };
 
 export interface JournalRead {
   records: JournalRecord[];
-  /** A last line that was cut off by a crash (not valid JSON, no trailing newline); ignored. */
+  /** A last line that was cut off by a crash (no trailing newline, not a record); ignored. */
   tornLine: string | null;
 }
 
 /**
- * Reads every complete record. A torn last line (a crash mid-append) is reported and skipped; a
- * malformed line anywhere else is a real corruption and throws with its line number.
+ * Reads every complete record (a small journal: the whole file as one string). A torn last line (a
+ * crash mid-append) is reported and skipped; a damaged line anywhere else throws a DataError naming it.
  */
 export function readJournal(file: string): JournalRead {
   if (!existsSync(file)) return { records: [], tornLine: null };
   const text = readFileSync(file, 'utf8');
   const lines = text.split('\n');
   const records: JournalRecord[] = [];
+  const damage = new DamageReport(file);
   let tornLine: string | null = null;
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
     if (line.trim() === '') continue;
     const isLast = i === lines.length - 1; // no trailing newline after it
-    try {
-      records.push(JSON.parse(line) as JournalRecord);
-    } catch {
-      if (isLast) { tornLine = line; continue; }
-      throw new Error(`${file}:${i + 1}: journal line is not valid JSON (the file is corrupted beyond a torn last line)`);
-    }
+    const c = checkText(line);
+    if (c.rec !== null) records.push(c.rec);
+    else if (isLast) tornLine = line;
+    else damage.add(i + 1, c.problem);
   }
+  if (damage.count > 0) throw damage.error();
   return { records, tornLine };
 }
 
 // ---- the index: what resume needs (id -> status), without parsing whole records ----
-
-const STATUSES: readonly RunStatus[] = ['ok', 'diverged', 'timeout', 'error', 'oom'];
 
 /** An index entry packed in one number (no object per record): 2 x status position + success. */
 export type EntryCode = number;
@@ -262,7 +269,7 @@ function quoteAt(buf: Buffer, from: number, end: number): number {
  * newline), reading in chunks, so files far larger than a JS string work. `isLast` marks a last
  * line without a trailing newline (a torn line or a record whose newline was lost).
  */
-function scanLines(fd: number, onLine: (buf: Buffer, s: number, e: number, isLast: boolean, lineNo: number) => void): void {
+export function scanLines(fd: number, onLine: (buf: Buffer, s: number, e: number, isLast: boolean, lineNo: number) => void): void {
   let buf = Buffer.allocUnsafe(CHUNK);
   let carry = 0; // bytes of an unfinished line at the start of buf
   let base = 0; // file offset of buf[0]
@@ -292,12 +299,7 @@ function scanLines(fd: number, onLine: (buf: Buffer, s: number, e: number, isLas
   }
 }
 
-/**
- * Id, status and success of one line: read at fixed places for a line `recordLine` wrote
- * (`{"id":"…","result":{"status":"…","success":…`), else by JSON.parse of the line. Returns null
- * for a blank line and 'torn' for a last line that is not valid JSON; throws for a bad line
- * elsewhere (corruption beyond a torn tail).
- */
+/** Id, status and success of one record line. */
 interface ParsedLine {
   /** The id as text, or null when it is given by position (idStart..idEnd in the buffer). */
   id: string | null;
@@ -307,46 +309,51 @@ interface ParsedLine {
   success: boolean;
 }
 
-function parseLine(buf: Buffer, s: number, e: number, isLast: boolean, lineNo: number, file: string): ParsedLine | null | 'torn' {
-  if (!isLast && startsWith(buf, s, e, ID_PREFIX)) {
+/**
+ * Id, status and success of one line: read at fixed places for a line `recordLine` wrote whose
+ * checksum matches (`{"id":"…","result":{"status":"…","success":…`), else from the line checked
+ * in full (src/sweep/record.ts). Returns null for a blank line, 'torn' for a last line (no newline)
+ * that is not a record, and the problem for a damaged line elsewhere.
+ */
+function parseLine(buf: Buffer, s: number, e: number, isLast: boolean): ParsedLine | null | 'torn' | { problem: string } {
+  if (checksumState(buf, s, e) === 'ok' && startsWith(buf, s, e, ID_PREFIX)) {
     const idEnd = quoteAt(buf, s + ID_PREFIX.length, e);
     if (idEnd !== -1 && startsWith(buf, idEnd, e, STATUS_KEY)) {
       const st = idEnd + STATUS_KEY.length;
       const stEnd = quoteAt(buf, st, e);
       if (stEnd !== -1 && startsWith(buf, stEnd + 1, e, SUCCESS_KEY)) {
-        return {
-          id: null, idStart: s + ID_PREFIX.length, idEnd,
-          status: buf.toString('latin1', st, stEnd),
-          success: startsWith(buf, stEnd + 1 + SUCCESS_KEY.length, e, TRUE),
-        };
+        const status = buf.toString('latin1', st, stEnd);
+        if ((STATUSES as readonly string[]).includes(status)) {
+          return { id: null, idStart: s + ID_PREFIX.length, idEnd, status, success: startsWith(buf, stEnd + 1 + SUCCESS_KEY.length, e, TRUE) };
+        }
       }
     }
   }
-  const text = buf.toString('utf8', s, e);
-  if (text.trim() === '') return null;
-  try {
-    const rec = JSON.parse(text) as JournalRecord;
-    return { id: rec.id, idStart: 0, idEnd: 0, status: rec.result.status, success: rec.result.success === true };
-  } catch {
-    if (isLast) return 'torn';
-    throw new Error(`${file}:${lineNo}: journal line is not valid JSON (the file is corrupted beyond a torn last line)`);
-  }
+  let blank = true;
+  for (let i = s; i < e && blank; i++) blank = buf[i] === 0x20 || buf[i] === 0x09 || buf[i] === 0x0d;
+  if (blank) return null;
+  const c = checkLine(buf, s, e);
+  if (c.rec === null) return isLast ? 'torn' : { problem: c.problem };
+  return { id: c.rec.id, idStart: 0, idEnd: 0, status: c.rec.result.status, success: c.rec.result.success };
 }
 
 /**
  * Streams the journal and maps every id to its status and success, without parsing whole
- * records. Same torn-line and corruption rules as `readJournal`.
+ * records (a checksum per line stands in for the parse). Same torn-line and damage rules as
+ * `readJournal`: damaged lines throw one DataError naming them, after the whole file is read.
  */
 export function readJournalIndex(file: string): JournalIndex {
   const entries = new IdTable();
   const out: JournalIndex = { entries, lines: 0, duplicates: 0, tornLine: null };
   if (!existsSync(file)) return out;
   const fd = openSync(file, 'r');
+  const damage = new DamageReport(file);
   try {
     scanLines(fd, (buf, s, e, isLast, lineNo) => {
-      const r = parseLine(buf, s, e, isLast, lineNo, file);
+      const r = parseLine(buf, s, e, isLast);
       if (r === null) return;
       if (r === 'torn') { out.tornLine = buf.toString('utf8', s, e); return; }
+      if ('problem' in r) { damage.add(lineNo, r.problem); return; }
       out.lines++;
       const code = encodeEntry(r.status, r.success);
       const fresh = r.id === null ? entries.setBytes(buf, r.idStart, r.idEnd, code) : entries.set(r.id, code);
@@ -355,6 +362,7 @@ export function readJournalIndex(file: string): JournalIndex {
   } finally {
     closeSync(fd);
   }
+  if (damage.count > 0) throw damage.error();
   return out;
 }
 
@@ -367,46 +375,102 @@ export function readJournalIndex(file: string): JournalIndex {
 export function removeRecords(file: string, ids: ReadonlySet<string>, archive: string): number {
   if (ids.size === 0) return 0;
   const src = openSync(file, 'r');
-  const tmp = `${file}.tmp`;
-  const dst = openSync(tmp, 'w');
+  const tmp = tmpName(file);
   const archived: Buffer[] = [];
+  const damage = new DamageReport(file);
   try {
-    scanLines(src, (buf, s, e, isLast, lineNo) => {
-      const r = parseLine(buf, s, e, isLast, lineNo, file);
-      if (r === null || r === 'torn') return; // a torn tail is dropped with the rewrite
-      const id = r.id ?? buf.toString('utf8', r.idStart, r.idEnd);
-      const line = buf.subarray(s, e + 1); // with its newline (a last line gets one below)
-      const whole = isLast ? Buffer.concat([line, Buffer.from('\n')]) : line;
-      if (ids.has(id)) archived.push(Buffer.from(whole));
-      else writeSync(dst, whole);
-    });
-    fsyncSync(dst);
+    const dst = openSync(tmp, 'w');
+    try {
+      scanLines(src, (buf, s, e, isLast, lineNo) => {
+        const r = parseLine(buf, s, e, isLast);
+        if (r === null || r === 'torn') return; // a torn tail is dropped with the rewrite
+        if ('problem' in r) { damage.add(lineNo, r.problem); return; }
+        const id = r.id ?? buf.toString('utf8', r.idStart, r.idEnd);
+        const line = buf.subarray(s, e + 1); // with its newline (a last line gets one below)
+        const whole = isLast ? Buffer.concat([line, Buffer.from('\n')]) : line;
+        if (ids.has(id)) archived.push(Buffer.from(whole));
+        else writeFully(dst, whole, file);
+      });
+      if (damage.count > 0) throw damage.error();
+      fsyncSync(dst);
+    } finally {
+      closeSync(dst);
+    }
+    if (archived.length > 0) {
+      appendFileSync(archive, Buffer.concat(archived));
+      const afd = openSync(archive, 'r+');
+      fsyncSync(afd);
+      closeSync(afd);
+    }
+    renameSync(tmp, file);
+  } catch (e) {
+    removeQuietly(tmp);
+    throw withPath(e, file);
   } finally {
     closeSync(src);
-    closeSync(dst);
   }
-  if (archived.length > 0) {
-    appendFileSync(archive, Buffer.concat(archived));
-    const afd = openSync(archive, 'r+');
-    fsyncSync(afd);
-    closeSync(afd);
-  }
-  renameSync(tmp, file);
   return archived.length;
 }
 
-// ---- the writer ----
+export interface RepairOutcome {
+  /** Damaged lines moved into the damaged file, with their line numbers and problems. */
+  moved: Array<{ lineNo: number; problem: string }>;
+  /** A torn last line (no newline, not a record) that was moved too. */
+  torn: boolean;
+}
 
 /**
- * The line of one record. Key order is fixed so that `readJournalIndex` reads id, status and
- * success at known places without parsing the line: `{"id":"…","result":{"status":"…","success":…`
- * then the rest of the result and of the record.
+ * `narrowsweep repair`: moves every line of the journal that is not a record (src/sweep/record.ts),
+ * a torn last line included, to the end of `damagedFile`, and keeps the others in their order. The
+ * damaged lines are appended and fsynced first, then the journal is rewritten to a temporary file,
+ * fsynced and renamed over the original, so a crash leaves the old journal or the new one (and at
+ * worst a line twice in the damaged file). A journal without damage is left untouched.
  */
-export function recordLine(rec: JournalRecord): string {
-  const { id, result, ...rest } = rec;
-  const { status, success, ...resultRest } = result;
-  return JSON.stringify({ id, result: { status, success, ...resultRest }, ...rest }) + '\n';
+export function repairJournal(file: string, damagedFile: string): RepairOutcome {
+  const out: RepairOutcome = { moved: [], torn: false };
+  if (!existsSync(file)) return out;
+  const src = openSync(file, 'r');
+  const tmp = tmpName(file);
+  const bad: Buffer[] = [];
+  try {
+    // Pass 1: find the damage; nothing is written when there is none.
+    scanLines(src, (buf, s, e, isLast, lineNo) => {
+      const r = parseLine(buf, s, e, isLast);
+      if (r === null) return;
+      if (r === 'torn') { out.torn = true; out.moved.push({ lineNo, problem: 'a torn last line (no newline; not a record)' }); }
+      else if ('problem' in r) out.moved.push({ lineNo, problem: r.problem });
+    });
+    if (out.moved.length === 0) return out;
+    const damagedAt = new Set(out.moved.map((x) => x.lineNo));
+    const dst = openSync(tmp, 'w');
+    try {
+      scanLines(src, (buf, s, e, isLast, lineNo) => {
+        const line = Buffer.concat([buf.subarray(s, e), Buffer.from('\n')]);
+        if (damagedAt.has(lineNo)) bad.push(line);
+        else if (e > s) writeFully(dst, line, file);
+      });
+      fsyncSync(dst);
+    } finally {
+      closeSync(dst);
+    }
+    const afd = openSync(damagedFile, 'a');
+    try {
+      writeFully(afd, Buffer.concat(bad), damagedFile);
+      fsyncSync(afd);
+    } finally {
+      closeSync(afd);
+    }
+    renameSync(tmp, file);
+  } catch (e) {
+    removeQuietly(tmp);
+    throw withPath(e, file);
+  } finally {
+    closeSync(src);
+  }
+  return out;
 }
+
+// ---- the writer ----
 
 export interface OpenedJournal {
   writer: JournalWriter;
@@ -414,33 +478,48 @@ export interface OpenedJournal {
   repairedTornLine: string | null;
 }
 
-/** Appends records to runs.jsonl: one write per line, fsync at least every `syncMs` and on close. */
+/**
+ * Appends records to runs.jsonl: one write per line, fsync at least every `syncMs` and on close.
+ * A failed write (a full disk) is cut away again and thrown, naming the journal; a failed
+ * periodic fsync is thrown by the next append or by close.
+ */
 export class JournalWriter {
   private fd: number | null;
   private dirty = false;
+  private size: number;
+  private failure: unknown = null;
   private readonly timer: NodeJS.Timeout;
   readonly file: string;
 
   private constructor(file: string, fd: number, syncMs: number) {
     this.file = file;
     this.fd = fd;
-    this.timer = setInterval(() => this.flush(), syncMs);
+    this.size = fstatSync(fd).size;
+    this.timer = setInterval(() => {
+      try { this.flush(); } catch (e) { this.failure ??= e; }
+    }, syncMs);
     this.timer.unref();
   }
 
-  /** Opens (creating if needed) and repairs a torn tail, so appends start on a fresh line. */
+  /**
+   * Opens (creating if needed) and repairs a torn tail, so appends start on a fresh line: a last
+   * line without its newline is kept (newline added) when it is a record, else cut away.
+   */
   static open(file: string, syncMs = 1000): OpenedJournal {
-    const fd = openSync(file, 'a+');
+    let fd: number;
+    try {
+      fd = openSync(file, 'a+');
+    } catch (e) {
+      throw withPath(e, file);
+    }
     let repairedTornLine: string | null = null;
     try {
       const size = fstatSync(fd).size;
       if (size > 0) {
         const tail = lastLine(fd, size);
         if (tail.text !== '') {
-          let valid = false;
-          try { JSON.parse(tail.text); valid = true; } catch { /* torn */ }
-          if (valid) {
-            writeSync(fd, '\n'); // a complete record whose newline was lost
+          if (tail.text.trim() !== '' && checkText(tail.text).rec !== null) {
+            writeFully(fd, '\n', file); // a complete record whose newline was lost
           } else {
             ftruncateSync(fd, tail.start);
             repairedTornLine = tail.text;
@@ -450,34 +529,50 @@ export class JournalWriter {
       }
     } catch (err) {
       closeSync(fd);
-      throw err;
+      throw withPath(err, file);
     }
     return { writer: new JournalWriter(file, fd, syncMs), repairedTornLine };
   }
 
-  /** Appends one record as one line, in a single write call. */
+  /** Appends one record as one line, in a single write call (a short write is completed or undone). */
   append(rec: JournalRecord): void {
     if (this.fd === null) throw new Error(`journal ${this.file} is closed`);
+    if (this.failure !== null) throw withPath(this.failure, this.file);
     const bytes = Buffer.from(recordLine(rec), 'utf8');
-    let off = 0;
-    // writeSync on a regular file writes everything in one call; the loop only guards the
-    // theoretical short write (which would then be the torn line a later open cuts away).
-    while (off < bytes.length) off += writeSync(this.fd, bytes, off, bytes.length - off);
+    try {
+      writeFully(this.fd, bytes, this.file);
+    } catch (e) {
+      // Cut a partly written line away, so the journal stays a sequence of whole records.
+      try { ftruncateSync(this.fd, this.size); } catch { /* then it is a torn tail, cut away on the next open */ }
+      throw e;
+    }
+    this.size += bytes.length;
     this.dirty = true;
   }
 
   flush(): void {
     if (this.fd === null || !this.dirty) return;
-    fsyncSync(this.fd);
+    try {
+      fsyncSync(this.fd);
+    } catch (e) {
+      throw withPath(e, this.file);
+    }
     this.dirty = false;
   }
 
   close(): void {
     clearInterval(this.timer);
     if (this.fd === null) return;
-    this.flush();
-    closeSync(this.fd);
+    const fd = this.fd;
     this.fd = null;
+    try {
+      if (this.dirty) fsyncSync(fd);
+    } catch (e) {
+      throw withPath(e, this.file);
+    } finally {
+      closeSync(fd);
+    }
+    if (this.failure !== null) throw withPath(this.failure, this.file);
   }
 }
 

@@ -6,7 +6,8 @@
 // or for a lock without it, the PID alone decides.)
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { linkSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, linkSync, openSync, readFileSync, renameSync, unlinkSync } from 'node:fs';
+import { pidAlive, removeQuietly, tmpName, withPath, writeFully } from '../files.js';
 
 export const LOCK_FILE = 'lock';
 
@@ -51,16 +52,6 @@ export interface Lock {
   release(): void;
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: the process exists but belongs to someone else.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 function readLock(file: string): LockInfo | null {
   try {
     const o = JSON.parse(readFileSync(file, 'utf8')) as Partial<LockInfo>;
@@ -78,8 +69,16 @@ function readLock(file: string): LockInfo | null {
 export function acquireLock(dir: string, notice: (msg: string) => void = () => {}): Lock {
   const file = join(dir, LOCK_FILE);
   const info: LockInfo = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), pidStart: processStartTicks(process.pid) };
-  const tmp = join(dir, `${LOCK_FILE}.${process.pid}.tmp`);
-  writeFileSync(tmp, JSON.stringify(info) + '\n'); // private to this pid; exclusivity comes from link()
+  // Private to this process; exclusivity comes from link(). A folder we cannot write to (read-only,
+  // no permission, full) is named as such, not by this file's name.
+  const tmp = tmpName(file);
+  try {
+    const fd = openSync(tmp, 'wx');
+    try { writeFully(fd, JSON.stringify(info) + '\n', tmp); } finally { closeSync(fd); }
+  } catch (e) {
+    removeQuietly(tmp);
+    throw withPath(e, dir);
+  }
   let tookOver: LockInfo | null = null;
   try {
     for (let attempt = 0; ; attempt++) {
@@ -109,7 +108,7 @@ export function acquireLock(dir: string, notice: (msg: string) => void = () => {
       }
       // Stale: move it aside (atomic) and retry the link.
       notice(`taking over a stale lock of pid ${holder.pid} (started ${holder.startedAt}, ` +
-        `${reused ? 'that pid now belongs to another process' : 'no longer running'})`);
+        `${reused ? 'that pid now belongs to another process' : holder.pid > 0 && Number.isSafeInteger(holder.pid) ? 'no longer running' : 'not a valid pid'})`);
       const aside = join(dir, `${LOCK_FILE}.stale.${process.pid}`);
       try {
         renameSync(file, aside);
@@ -130,7 +129,7 @@ export function acquireLock(dir: string, notice: (msg: string) => void = () => {
       tookOver = holder;
     }
   } finally {
-    unlinkSync(tmp);
+    removeQuietly(tmp);
   }
   let released = false;
   return {

@@ -3,18 +3,21 @@
 // a later record of an id replaces an earlier one, as within one journal, except that a failed
 // record (error, timeout, oom) never replaces a finished one (ok, diverged). So merging again after
 // a shard was resumed with --retry-failed takes its new results. The inputs are only read; every
-// line is checked before anything is written; the merged journal goes to a temporary file, is
-// fsynced and renamed into place, so a crash leaves the old journal or the new one.
+// line is checked before anything is written (src/sweep/record.ts: a damaged line is refused, naming
+// it, as run and aggregate refuse it); the merged journal goes to a temporary file, written in full,
+// fsynced and renamed into place, so a crash or a full disk leaves the old journal or the new one.
 import { createHash } from 'node:crypto';
-import { closeSync, createReadStream, existsSync, fsyncSync, openSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, fsyncSync, openSync, renameSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { RunStatus } from '../core/types.js';
 import { ConfigError } from '../core/errors.js';
+import { removeQuietly, tmpName, withPath, writeFully } from '../files.js';
 import { JOURNAL_FILE, RETRYABLE } from './coordinator.js';
 import { iterateGrid } from './grid.js';
 import { LOCK_FILE } from './lock.js';
 import { readSpecSnapshot, SnapshotError, SPEC_FILE, writeSpecSnapshot } from './snapshot.js';
+import { checkText, DamageReport } from './record.js';
 import type { Spec } from './spec.js';
 
 export interface MergeOutcome {
@@ -76,20 +79,11 @@ async function eachLine(file: string, limit: number, onLine: (line: string, line
 
 const ID_AT_START = /^\{"id":"((?:[^"\\]|\\.)*)"/;
 
-/** The id and status of a journal line, or null when it is not a record. */
-function parseRecord(line: string): { id: string; status: RunStatus } | null {
-  let x: unknown;
-  try { x = JSON.parse(line); } catch { return null; }
-  if (typeof x !== 'object' || x === null) return null;
-  const r = x as { id?: unknown; result?: { status?: unknown } | null };
-  if (typeof r.id !== 'string' || typeof r.result !== 'object' || r.result === null || typeof r.result.status !== 'string') return null;
-  return { id: r.id, status: r.result.status as RunStatus };
-}
-
 /**
  * Merges the journals of `inputs` (and of `outDir` itself, if it has one) into `outDir`. Every folder
  * must hold a run of the same spec (the same run ids, from its spec.json). Throws a ConfigError
- * naming the folder, before writing anything, otherwise or for a corrupted journal line.
+ * naming the folder otherwise, and a DataError naming the lines for a damaged journal, before
+ * writing anything.
  */
 export async function mergeResults(outDir: string, inputs: string[]): Promise<MergeOutcome> {
   if (inputs.length === 0) throw new ConfigError('merge', 'give at least one results folder to merge');
@@ -129,27 +123,36 @@ export async function mergeResults(outDir: string, inputs: string[]): Promise<Me
   let records = 0;
   for (const [source, dir] of sources.entries()) {
     const file = join(dir, JOURNAL_FILE);
+    const damage = new DamageReport(file);
     let count = 0;
     await eachLine(file, Infinity, (line, lineNo, isLast) => {
       count = lineNo;
       if (line.trim() === '') return;
-      const rec = parseRecord(line);
-      if (rec === null) {
+      const checked = checkText(line);
+      if (checked.rec === null) {
         if (isLast) { outcome.torn.push(dir); count = lineNo - 1; return; }
-        throw new ConfigError(file, `line ${lineNo} is not a journal record (the journal is corrupted beyond a torn last line)`);
+        damage.add(lineNo, checked.problem);
+        return;
       }
+      const rec = { id: checked.rec.id, status: checked.rec.result.status };
       records++;
       const failed = RETRYABLE.has(rec.status);
       const prev = chosen.get(rec.id);
       if (prev === undefined || !(failed && !prev.failed)) chosen.set(rec.id, { source, line: lineNo, failed });
     });
+    if (damage.count > 0) throw damage.error();
     lines.push(count);
   }
 
   // Pass 2: write the chosen lines, in the order they were read.
   const journal = join(outDir, JOURNAL_FILE);
-  const tmp = `${journal}.merge-${process.pid}.tmp`;
-  const fd = openSync(tmp, 'w');
+  const tmp = tmpName(journal);
+  let fd: number;
+  try {
+    fd = openSync(tmp, 'w');
+  } catch (e) {
+    throw withPath(e, journal);
+  }
   try {
     for (const [source, dir] of sources.entries()) {
       let taken = 0;
@@ -160,7 +163,7 @@ export async function mergeResults(outDir: string, inputs: string[]): Promise<Me
         const id = m ? (JSON.parse(`"${m[1]!}"`) as string) : (JSON.parse(line) as { id: string }).id;
         const c = chosen.get(id);
         if (c === undefined || c.source !== source || c.line !== lineNo) return;
-        writeSync(fd, `${line}\n`);
+        writeFully(fd, `${line}\n`, journal);
         taken++;
         if (grid.ids.has(id)) outcome.covered++;
       });
@@ -168,14 +171,14 @@ export async function mergeResults(outDir: string, inputs: string[]): Promise<Me
       outcome.records += taken;
     }
     fsyncSync(fd);
-  } catch (e) {
     closeSync(fd);
-    unlinkSync(tmp); // nothing half-done is left behind
-    throw e;
+    renameSync(tmp, journal);
+  } catch (e) {
+    try { closeSync(fd); } catch { /* closed */ }
+    removeQuietly(tmp); // nothing half-done is left behind
+    throw withPath(e, journal);
   }
-  closeSync(fd);
   outcome.superseded = records - outcome.records;
-  renameSync(tmp, journal);
   writeSpecSnapshot(outDir, first.spec);
   return outcome;
 }

@@ -121,7 +121,8 @@ export class RunPool {
     // The core stops itself at the limit (keeping its partial result); the hard abort is for a
     // run stuck inside one long iteration.
     const hardMs = Math.ceil((limit + Math.min(10, Math.max(1, limit / 10))) * 1000);
-    const timeout = AbortSignal.timeout(hardMs);
+    const timer = timeoutSignal(hardMs);
+    const timeout = timer.signal;
     const signal = cb.signal ? AbortSignal.any([timeout, cb.signal]) : timeout;
     const submitted = Date.now();
     const task: WorkerTask = {
@@ -168,6 +169,7 @@ export class RunPool {
         startedAt, finishedAt,
       };
     } finally {
+      timer.cancel();
       port1.close();
     }
   }
@@ -186,6 +188,28 @@ export class RunPool {
   async destroy(): Promise<void> {
     await this.piscina.destroy();
   }
+}
+
+/** The longest delay one Node.js timer holds (2^31 - 1 ms); a longer one fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * AbortSignal.timeout for any delay, with a cancel for when the run is over: a limit longer than
+ * one timer holds (24.8 days, reached by a long runTimeout or by the default 2 x budget.seconds + 30)
+ * is made of several timers in a row.
+ */
+export function timeoutSignal(ms: number): { signal: AbortSignal; cancel: () => void } {
+  const ctl = new AbortController();
+  const due = Date.now() + ms;
+  let timer: NodeJS.Timeout | null = null;
+  const arm = () => {
+    const left = due - Date.now();
+    if (left <= 0) { ctl.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')); return; }
+    timer = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
+    timer.unref();
+  };
+  arm();
+  return { signal: ctl.signal, cancel: () => { if (timer !== null) clearTimeout(timer); } };
 }
 
 /**

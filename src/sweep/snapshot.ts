@@ -7,9 +7,10 @@
 // `narrowsweep aggregate`) expands that grid: a record counts when its id is in the grid, and it
 // takes its cell (the axis values) and trial from the grid rather than from what it stored, which
 // an older spec may have labelled differently (an axis added or a seed list changed).
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { existsSync, readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { CORE_SEMANTICS_VERSION } from '../core/version.js';
+import { writeFileAtomic } from '../files.js';
 import type { AxisValue, GridEntry, GridView } from './types.js';
 import type { Spec } from './spec.js';
 import { canonicalJson, iterateGrid } from './grid.js';
@@ -51,7 +52,7 @@ export class GridIndex implements GridView {
 }
 
 /**
- * Writes `<dir>/spec.json` atomically (tmp file, fsync, rename). Returns false, after removing an
+ * Writes `<dir>/spec.json` atomically (tmp file written in full, fsync, rename). Returns false, after removing an
  * older snapshot, when the spec does not survive a JSON round trip (then the tables count every
  * record, as for a folder without a snapshot).
  */
@@ -66,15 +67,7 @@ export function writeSpecSnapshot(dir: string, spec: Spec): boolean {
     try { unlinkSync(file); } catch { /* none */ }
     return false;
   }
-  const tmp = `${file}.${process.pid}.tmp`;
-  const fd = openSync(tmp, 'w');
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
+  writeFileAtomic(file, text);
   return true;
 }
 

@@ -52,9 +52,11 @@
 // - Validation is total and pure (nothing is written): unknown keys (the allowed ones are listed),
 //   duplicate axis values or zip tuples, m < 1, an odd m given directly for a mirrored init, n + nTest
 //   beyond what the data source holds, d different from the features of an mnist/csv source, two cells that resolve to the same configuration (e.g. two rho
-//   values rounding to the same m), and every RunConfig error of every expanded cell, each reported as
+//   values rounding to the same m), sizes whose arrays cannot be allocated (src/sweep/memory.ts: one beyond
+//   2^32 entries, or all beyond the machine's RAM), a grid beyond SPEC_LIMITS (a spec file over 1 MB, more than
+//   10^6 cells or 10^7 configurations), and every RunConfig error of every expanded cell, each reported as
 //   `<path>: <what was expected>` with the grid position. Numbers are compared as values (1e-4 == 0.0001).
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parseDocument } from 'yaml';
 import { ConfigError } from '../core/errors.js';
@@ -65,6 +67,7 @@ import type { AxisValue } from './types.js';
 import { RUN_CONFIG_KEYS, resolveConfig, resolveData } from '../core/config.js';
 import { dataCapacity, dataDimension } from '../data/load.js';
 import { canonicalJson, cellCount, cellDigest, describeCell, iterateCells, rememberCellDigests } from './grid.js';
+import { memoryProblem } from './memory.js';
 
 /** A JSON value as the spec file holds it. */
 export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
@@ -464,17 +467,49 @@ export function parseSpec(text: string, file: string): Spec {
     name, description, file, data, factors, methodFactors, width, seeds, defaults, methods,
     budget, epsilon, runTimeout, settingPaths: { defaults: defaultPaths, methods: methodPaths },
   };
+  checkSize(spec);
   validateCells(spec);
   return spec;
 }
 
+/**
+ * Limits on what one spec may hold, checked before anything is expanded: a spec file is a few KB
+ * (a long list of seeds is `trials: N`), and the runner's indexes (the journal's and the grid's,
+ * tens of bytes per configuration) and the validation (one resolved config per cell) must fit in
+ * memory and time. Beyond them, split the sweep into several specs.
+ */
+export const SPEC_LIMITS = { fileBytes: 1 << 20, cells: 1_000_000, configurations: 10_000_000 } as const;
+
 /** Reads and validates a spec file. Throws ConfigError (the CLI prints it and exits 2). */
 export function loadSpec(path: string): Spec {
   let text: string;
-  try { text = readFileSync(path, 'utf8'); } catch (e) {
+  try {
+    const bytes = statSync(path).size;
+    if (bytes > SPEC_LIMITS.fileBytes) {
+      throw new ConfigError('', `${path}: the spec file is ${(bytes / 2 ** 20).toFixed(1)} MB, more than the ${SPEC_LIMITS.fileBytes / 2 ** 20} MB a spec may be ` +
+        '(a long seeds list? use trials: N for seeds 0..N-1, or split the sweep into several specs)');
+    }
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
     throw new ConfigError('', `${path}: cannot read the spec file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
   return parseSpec(text, path);
+}
+
+/** Refuses a grid beyond SPEC_LIMITS before it is expanded (its size is a product of list lengths). */
+function checkSize(spec: Spec): void {
+  const cells = cellCount(spec);
+  const total = cells * spec.seeds.length;
+  const seedsPath = spec.seeds.every((x, k) => x === k) ? 'trials' : 'seeds'; // trials: N gives seeds 0..N-1
+  if (cells > SPEC_LIMITS.cells) {
+    throw new ConfigError('grid', `the grid has ${cells} cells (configurations per seed), more than the ${SPEC_LIMITS.cells} one spec may have; ` +
+      'split the sweep into several specs (with different names), or use fewer axis values');
+  }
+  if (total > SPEC_LIMITS.configurations) {
+    throw new ConfigError(seedsPath, `the sweep has ${total} configurations (${cells} cells x ${spec.seeds.length} seeds), more than the ` +
+      `${SPEC_LIMITS.configurations} one spec may have; split it into several specs (with different names and seeds), or use fewer seeds`);
+  }
 }
 
 /**
@@ -519,6 +554,9 @@ function validateCells(spec: Spec): void {
     if (source.dimension !== null && cfg.d !== source.dimension) {
       throw new ConfigError(where('d'), `d = ${cfg.d}, but the data source ${data.source} has ${source.dimension} features (in the configuration ${describeCell(cell)})`);
     }
+    // sizes whose arrays cannot be allocated (src/sweep/memory.ts), before they fail every run
+    const memory = memoryProblem(resolved);
+    if (memory !== null) throw new ConfigError(where(memory.field), `${memory.message} (in the configuration ${describeCell(cell)})`);
     const h = cellDigest(resolved);
     if (seen.has(h)) {
       const prevCell = cellAt(spec, digests.indexOf(h));
