@@ -27,7 +27,8 @@ import { JOURNAL_FILE, scanJournal } from './journal-read.js';
 import { RunsCsvRows, writeRunsCsv } from './runs-table.js';
 import { cellStats, summaryCsv } from './summary-table.js';
 import { phaseCsv, phaseFileName, phaseTable, phaseText } from './phase-table.js';
-import { boundaryCsv } from './boundary-table.js';
+import { boundaryCsv, boundaryRows } from './boundary-table.js';
+import { RecordExtras } from './record-extras.js';
 import { sidecarJson } from './sidecar.js';
 import { phaseChart } from './svg.js';
 import { compareCells, orderKeys } from './shared.js';
@@ -83,7 +84,11 @@ export async function aggregate(dir: string, opts: AggregateOptions = {}): Promi
 
 async function aggregateFrom(dir: string, journal: string, fd: number, grid: GridView | null): Promise<AggregateOutput> {
   const runRows = new RunsCsvRows();
-  const sc = await scanJournal(fd, journal, grid, (rec, cfg, trial, cell) => runRows.add(rec, cfg, trial, cell));
+  const extras = new RecordExtras();
+  const sc = await scanJournal(fd, journal, grid, (rec, cfg, trial, cell) => {
+    runRows.add(rec, cfg, trial, cell);
+    extras.add(rec);
+  });
   const files: string[] = [];
   const write = (name: string, text: string) => {
     const p = join(dir, name);
@@ -97,14 +102,14 @@ async function aggregateFrom(dir: string, journal: string, fd: number, grid: Gri
   await writeRunsCsv(runsFile, fd, sc, runRows, keys);
   files.push(runsFile);
 
-  const cells = cellStats(sc);
+  const cells = cellStats(sc, extras);
   cells.sort((a, b) => compareCells(keys, a.cell, b.cell));
   write('summary.csv', summaryCsv(cells, keys));
 
   const methods = [...new Set(cells.map((c) => c.method))].sort();
   const tables = methods.map((m) => phaseTable(m, cells.filter((c) => c.method === m)));
   for (const t of tables) write(phaseFileName(t.method, 'csv'), phaseCsv(t));
-  write('boundary.csv', boundaryCsv(tables));
+  write('boundary.csv', boundaryCsv(tables, boundaryRows(tables)));
   write('tables.json', sidecarJson(sc, cells, tables));
   for (const t of tables) write(phaseFileName(t.method, 'svg'), phaseChart(t));
 
