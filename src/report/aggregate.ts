@@ -9,6 +9,8 @@
 // - phase-<method>.csv    the phase table of one method         src/report/phase-table.ts
 // - boundary.csv          the empirical 50% boundary            src/report/boundary-table.ts
 // - tables.json           the sidecar describing the tables     src/report/sidecar.ts
+// - envelope.csv, envelope-phase-<method>.csv, envelope-boundary.csv
+//                         with --best-over: each method at its best settings   src/report/envelope.ts
 // - phase-<method>.svg    the phase table as a picture          src/report/svg.ts
 //
 // Which records count (the current spec's, the last record of each id) is decided when the journal
@@ -22,24 +24,33 @@
 import { join, resolve } from 'node:path';
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import type { GridView } from '../sweep/types.js';
+import type { EnvelopeCell } from './envelope.js';
+import type { PhaseTable } from './phase-table.js';
+import type { BoundaryRow } from './boundary-table.js';
 import { writeAtomic } from './csv.js';
 import { JOURNAL_FILE, scanJournal } from './journal-read.js';
 import { RunsCsvRows, writeRunsCsv } from './runs-table.js';
 import { cellStats, summaryCsv } from './summary-table.js';
 import { phaseCsv, phaseFileName, phaseTable, phaseText } from './phase-table.js';
 import { boundaryCsv, boundaryRows } from './boundary-table.js';
+import { checkBestOver, envelope, envelopeCells, envelopeCsv, ENVELOPE_FILE } from './envelope.js';
 import { RecordExtras } from './record-extras.js';
 import { sidecarJson } from './sidecar.js';
 import { phaseChart } from './svg.js';
 import { compareCells, orderKeys } from './shared.js';
 
 export { JOURNAL_FILE } from './journal-read.js';
+export { BestOverError, parseBestOver } from './envelope.js';
 export { compareValues } from './shared.js';
 export { thresholdLabel } from './runs-table.js';
 
 export interface AggregateOutput {
   dir: string;
-  /** Paths written, in order: runs.csv, summary.csv, phase-<method>.csv..., boundary.csv, tables.json, phase-<method>.svg... */
+  /**
+   * Paths written, in order: runs.csv, summary.csv, phase-<method>.csv..., boundary.csv, tables.json,
+   * (with bestOver) envelope.csv, envelope-phase-<method>.csv..., envelope-boundary.csv, then
+   * phase-<method>.svg...
+   */
   files: string[];
   /** Runs after deduplication by id (the last record of an id wins). */
   runs: number;
@@ -62,6 +73,11 @@ export interface AggregateOutput {
 export interface AggregateOptions {
   /** The current spec's grid: only its records count, labelled by it (see src/report/journal-read.ts). */
   grid?: GridView | null;
+  /**
+   * Axes to optimise over (`lr`, `outputScale`; see src/report/envelope.ts): also writes the
+   * envelope tables. Throws BestOverError when a name is no axis of the runs.
+   */
+  bestOver?: string[] | null;
 }
 
 /**
@@ -76,16 +92,16 @@ export async function aggregate(dir: string, opts: AggregateOptions = {}): Promi
   // journal file is replaced meanwhile (appends only extend it; pass 1 stops at its size then).
   const fd = existsSync(journal) ? openSync(journal, 'r') : -1;
   try {
-    return await aggregateFrom(dir, journal, fd, opts.grid ?? null);
+    return await aggregateFrom(dir, journal, fd, opts);
   } finally {
     if (fd >= 0) closeSync(fd);
   }
 }
 
-async function aggregateFrom(dir: string, journal: string, fd: number, grid: GridView | null): Promise<AggregateOutput> {
+async function aggregateFrom(dir: string, journal: string, fd: number, opts: AggregateOptions): Promise<AggregateOutput> {
   const runRows = new RunsCsvRows();
   const extras = new RecordExtras();
-  const sc = await scanJournal(fd, journal, grid, (rec, cfg, trial, cell) => {
+  const sc = await scanJournal(fd, journal, opts.grid ?? null, (rec, cfg, trial, cell) => {
     runRows.add(rec, cfg, trial, cell);
     extras.add(rec);
   });
@@ -98,19 +114,40 @@ async function aggregateFrom(dir: string, journal: string, fd: number, grid: Gri
 
   // Every table lists the cells in one order: by their axes, in this order of the axes.
   const keys = orderKeys(sc.cells.flatMap((c) => Object.keys(c.cell)));
+  const cells = cellStats(sc, extras);
+  cells.sort((a, b) => compareCells(keys, a.cell, b.cell));
+  // a bad --best-over fails before any table is replaced
+  const bestOver = opts.bestOver && opts.bestOver.length ? opts.bestOver : null;
+  if (bestOver) checkBestOver(bestOver, cells);
+
   const runsFile = join(dir, 'runs.csv');
   await writeRunsCsv(runsFile, fd, sc, runRows, keys);
   files.push(runsFile);
-
-  const cells = cellStats(sc, extras);
-  cells.sort((a, b) => compareCells(keys, a.cell, b.cell));
   write('summary.csv', summaryCsv(cells, keys));
 
   const methods = [...new Set(cells.map((c) => c.method))].sort();
   const tables = methods.map((m) => phaseTable(m, cells.filter((c) => c.method === m)));
   for (const t of tables) write(phaseFileName(t.method, 'csv'), phaseCsv(t));
-  write('boundary.csv', boundaryCsv(tables, boundaryRows(tables)));
-  write('tables.json', sidecarJson(sc, cells, tables));
+  const boundary = boundaryRows(tables);
+  write('boundary.csv', boundaryCsv(tables, boundary));
+
+  let env: { over: string[]; cells: EnvelopeCell[]; tables: PhaseTable[]; boundary: BoundaryRow[] } | null = null;
+  if (bestOver) {
+    const envCells = envelope(cells, bestOver, keys);
+    const reduced = envelopeCells(envCells);
+    const envTables = methods.map((m) => {
+      const t = phaseTable(m, reduced.filter((c) => c.method === m));
+      return { ...t, comment: t.comment.replace(/^# phase table of method \S+:/, `# envelope phase table of method ${m} over ${bestOver.join(', ')} (each cell: the best setting's k/R, named in ${ENVELOPE_FILE}):`) };
+    });
+    env = { over: bestOver, cells: envCells, tables: envTables, boundary: boundaryRows(envTables) };
+  }
+  write('tables.json', sidecarJson(sc, cells, tables, env));
+  if (env) {
+    write(ENVELOPE_FILE, envelopeCsv(env.cells, env.over));
+    for (const t of env.tables) write(`envelope-${phaseFileName(t.method, 'csv')}`, phaseCsv(t));
+    write('envelope-boundary.csv', boundaryCsv(env.tables, env.boundary));
+  }
+
   for (const t of tables) write(phaseFileName(t.method, 'svg'), phaseChart(t));
 
   const byMethod = new Map(tables.map((t) => [t.method, t]));
