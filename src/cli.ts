@@ -4,7 +4,8 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ main(arg
   train: { summary: 'train one configuration and print the result JSON', load: () => import('./commands/train.js') },
   plan: { summary: 'validate a sweep spec and show its size and estimated CPU time', load: () => import('./commands/plan.js') },
   run: { summary: 'run (or resume) a sweep spec with a pool of workers', load: () => import('./commands/run.js') },
-  aggregate: { summary: 'write the CSV tables of a results folder', load: () => import('./commands/aggregate.js') },
+  aggregate: { summary: 'write the CSV tables (and the charts) of a results folder', load: () => import('./commands/aggregate.js') },
+  report: { summary: 'write report.html and the charts (standalone .svg) of a results folder', load: () => import('./commands/report.js') },
   merge: { summary: 'join the results folders of one sweep\'s shards (run --shard K/N) into one', load: () => import('./commands/merge.js') },
   doctor: { summary: 'show the compute engine, CPU features and a quick step benchmark', load: () => import('./commands/doctor.js') },
 };

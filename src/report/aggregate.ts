@@ -11,7 +11,7 @@
 // - tables.json           the sidecar describing the tables     src/report/sidecar.ts
 // - envelope.csv, envelope-phase-<method>.csv, envelope-boundary.csv
 //                         with --best-over: each method at its best settings   src/report/envelope.ts
-// - phase-<method>.svg    the phase table as a picture          src/report/svg.ts
+// - *.svg, report.html    the charts and the report (unless report: false)     src/report/report.ts
 //
 // Which records count (the current spec's, the last record of each id) is decided when the journal
 // is read: src/report/journal-read.ts.
@@ -20,8 +20,9 @@
 // numbers have a fixed form (raw values in shortest round-trip form, statistics to 6 significant
 // digits), so the same records always give byte-identical files. runs.csv and summary.csv also
 // hold wall-clock measurements (seconds, wallSeconds, ...), which differ between two executions of
-// a sweep; the phase tables, boundary.csv and tables.json depend on the success outcomes only.
-import { join, resolve } from 'node:path';
+// a sweep; the phase tables, boundary.csv, tables.json and the SVG charts depend on the records only
+// (no time stamps). report.html also shows when it was written and the progress of a running sweep.
+import { basename, join, resolve } from 'node:path';
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import type { GridView } from '../sweep/types.js';
 import type { EnvelopeCell } from './envelope.js';
@@ -34,12 +35,15 @@ import { cellStats, summaryCsv } from './summary-table.js';
 import { phaseCsv, phaseFileName, phaseTable, phaseText } from './phase-table.js';
 import { boundaryCsv, boundaryRows } from './boundary-table.js';
 import { checkBestOver, envelope, envelopeCells, envelopeCsv, ENVELOPE_FILE } from './envelope.js';
-import { RecordExtras } from './record-extras.js';
+import { RecordExtras, runFacts } from './record-extras.js';
+import { writeReport } from './report.js';
+import type { ReportContext, ReportOutput } from './report.js';
 import { sidecarJson } from './sidecar.js';
-import { phaseChart } from './svg.js';
 import { compareCells, orderKeys } from './shared.js';
 
 export { JOURNAL_FILE } from './journal-read.js';
+export { REPORT_FILE } from './report.js';
+export type { ReportContext } from './report.js';
 export { BestOverError, parseBestOver } from './envelope.js';
 export { compareValues } from './shared.js';
 export { thresholdLabel } from './runs-table.js';
@@ -48,8 +52,8 @@ export interface AggregateOutput {
   dir: string;
   /**
    * Paths written, in order: runs.csv, summary.csv, phase-<method>.csv..., boundary.csv, tables.json,
-   * (with bestOver) envelope.csv, envelope-phase-<method>.csv..., envelope-boundary.csv, then
-   * phase-<method>.svg...
+   * (with bestOver) envelope.csv, envelope-phase-<method>.csv..., envelope-boundary.csv, then the
+   * charts (*.svg) and report.html.
    */
   files: string[];
   /** Runs after deduplication by id (the last record of an id wins). */
@@ -68,6 +72,8 @@ export interface AggregateOutput {
   phase: string | null;
   /** The phase table of one method as aligned text for the terminal. */
   formatPhaseTable(method: string): string;
+  /** The charts written and any chart warnings (null with report: false). */
+  report: ReportOutput | null;
 }
 
 export interface AggregateOptions {
@@ -75,9 +81,11 @@ export interface AggregateOptions {
   grid?: GridView | null;
   /**
    * Axes to optimise over (`lr`, `outputScale`; see src/report/envelope.ts): also writes the
-   * envelope tables. Throws BestOverError when a name is no axis of the runs.
+   * envelope tables and charts. Throws BestOverError when a name is no axis of the runs.
    */
   bestOver?: string[] | null;
+  /** The report's context, or false for the tables only (default: a static report). */
+  report?: ReportContext | false;
 }
 
 /**
@@ -148,7 +156,13 @@ async function aggregateFrom(dir: string, journal: string, fd: number, opts: Agg
     write('envelope-boundary.csv', boundaryCsv(env.tables, env.boundary));
   }
 
-  for (const t of tables) write(phaseFileName(t.method, 'svg'), phaseChart(t));
+  let report: ReportOutput | null = null;
+  if (opts.report !== false) {
+    const tableFiles = files.map((p) => basename(p));
+    report = await writeReport({
+      sc, fd, cells, tables, boundary, facts: runFacts(sc, extras), envelope: env, tableFiles,
+    }, opts.report ?? {}, write);
+  }
 
   const byMethod = new Map(tables.map((t) => [t.method, t]));
   const headlineMethod = methods.includes('pgd') ? 'pgd' : methods.includes('lm') ? 'lm' : methods[0] ?? null;
@@ -160,6 +174,6 @@ async function aggregateFrom(dir: string, journal: string, fd: number, opts: Agg
   return {
     dir: resolve(dir), files, runs: sc.live.length, duplicates: sc.count - sc.live.length, notInSpec: sc.notInSpec,
     tornLine: sc.tornLine, methods, headlineMethod,
-    phase: headlineMethod === null ? null : formatPhaseTable(headlineMethod), formatPhaseTable,
+    phase: headlineMethod === null ? null : formatPhaseTable(headlineMethod), formatPhaseTable, report,
   };
 }
