@@ -243,3 +243,21 @@ test('narrowsweep report writes report.html and the charts; --best-over adds the
   t.regex(none.stderr, /has no runs\.jsonl/);
   t.deepEqual(readdirSync(empty), []);
 });
+
+test('narrowsweep run writes the report at its end, with the spec in the header', (t) => {
+  const dir = tempDir(t);
+  const spec = join(dir, 'tiny.yaml');
+  writeFileSync(spec, [
+    'name: tiny', 'grid: { n: [24], d: [4], rho: [1, 3], method: [lm, gd] }', 'trials: 2',
+    'budget: { iterations: 200, seconds: 20 }', 'methods: { lm: { outputScale: 10 } }', '',
+  ].join('\n'));
+  const out = join(dir, 'out');
+  const r = spawnSync(process.execPath, [CLI, 'run', spec, '--out', out, '--workers', '1', '--quiet', '--refresh', '0'], { encoding: 'utf8', env: { ...process.env, NARROWSWEEP_QUIET_ENGINE: '1' } });
+  t.is(r.status, 0, r.stderr);
+  t.regex(r.stdout, /Report: .*out\/report\.html \(\d+ charts, each also as a \.svg file\)/);
+  const html = readFileSync(join(out, 'report.html'), 'utf8');
+  t.regex(html, /Complete: 8 of 8 configurations \(100\.0%\) finished/);
+  t.regex(html, /<code>rho<\/code>: 1, 3/);
+  t.regex(html, /lm: <code>\{&quot;outputScale&quot;:10\}<\/code>/);
+  for (const f of ['phase-gd.svg', 'phase-lm.svg', 'frontier.svg']) t.true(existsSync(join(out, f)), f);
+});
