@@ -173,8 +173,9 @@ test('training curves: the traces of the representative cells (largest n, rho ju
     if (r.cell.outputScale === 1 || r.cell['sgd.lr'] === 0.05) continue;
     for (const [it, rel] of (r.result as unknown as { trace: Array<[number, number]> }).trace) expected.push(`${r.id}|${r.cell.rho}|${it}|${rel}`);
   }
-  t.deepEqual(c.points.map((p) => `${p.run}|${p.rho}|${p.iteration}|${p.relLoss}`).sort(), expected.sort());
-  t.true(c.points.every((p) => p.x === p.iteration + 1 && p.epsilon === 1e-4));
+  t.deepEqual(c.runs.flatMap((r) => r.trace.map(([it, rel]) => `${r.run}|${r.rho}|${it}|${rel}`)).sort(), expected.sort());
+  t.true(c.runs.every((r) => r.epsilon === 1e-4 && r.side === (r.rho < 2 ? 'below 2' : 'above 2')));
+  t.is(c.runs.length, 4 * 2 * TRIALS);
   // records without a trace (written before traces were kept): no curves, and the page says why
   const dir2 = tempDir(t);
   const bare = fixtureRecords().map((r) => { delete (r.result as unknown as { trace?: unknown }).trace; return r; });

@@ -315,15 +315,15 @@ export interface CurvesData {
   kind: 'curves';
   name: 'curves';
   panels: Array<{ method: string; panel: string; epsilon: number | null; cells: Array<{ side: 'below' | 'above'; rho: number; runs: number; withTrace: number }> }>;
-  /** One row per trace point; x is iteration + 1 (log axis). */
-  points: Array<{ panel: string; run: string; side: 'below 2' | 'above 2'; rho: number; iteration: number; x: number; relLoss: number; epsilon: number | null }>;
+  /** One entry per drawn run: its trace points [iteration, relLoss] (positive relLoss only: log axis). */
+  runs: Array<{ panel: string; run: string; side: 'below 2' | 'above 2'; rho: number; epsilon: number | null; trace: Array<[number, number]> }>;
 }
 
 /** A run's trace as read from its record: `result.trace` (missing in older records: empty). */
 export interface RunTrace { id: string; trial: number; trace: Array<[number, number]> }
 
 export function curvesData(cells: CurveCell[], traces: Map<CellStats, RunTrace[]>): CurvesData {
-  const data: CurvesData = { kind: 'curves', name: 'curves', panels: [], points: [] };
+  const data: CurvesData = { kind: 'curves', name: 'curves', panels: [], runs: [] };
   for (const c of cells) {
     const runs = traces.get(c.cell) ?? [];
     const epsilon = c.cell.epsilon.length === 1 ? c.cell.epsilon[0]! : null;
@@ -332,10 +332,9 @@ export function curvesData(cells: CurveCell[], traces: Map<CellStats, RunTrace[]
     p.cells.push({ side: c.side, rho: c.rho, runs: runs.length, withTrace: runs.filter((r) => r.trace.length > 0).length });
     const side = c.side === 'below' ? 'below 2' : 'above 2';
     for (const r of runs) {
-      for (const [iteration, relLoss] of r.trace) {
-        if (!(relLoss > 0) || !Number.isFinite(relLoss) || !(iteration >= 0)) continue; // log axes
-        data.points.push({ panel: c.panel, run: r.id, side, rho: c.rho, iteration, x: iteration + 1, relLoss, epsilon });
-      }
+      // log axes: iteration >= 0 (drawn at iteration + 1) and relLoss > 0
+      const trace = r.trace.filter(([it, rel]) => it >= 0 && rel > 0 && Number.isFinite(rel));
+      if (trace.length) data.runs.push({ panel: c.panel, run: r.id, side, rho: c.rho, epsilon, trace });
     }
   }
   return data;

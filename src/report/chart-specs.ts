@@ -190,7 +190,8 @@ export function curvesSpec(c: CurvesData): Spec {
       text: 'Training curves: relLoss against iteration',
       subtitle: ['One line per trial (its bounded, log-spaced loss trace), at the rho just below and just above 2; dashed: the success threshold epsilon.'],
     },
-    data: { values: c.points },
+    // one row per trace point (the JSON in report.html keeps the traces per run)
+    data: { values: c.runs.flatMap((r) => r.trace.map(([iteration, relLoss]) => ({ panel: r.panel, run: r.run, side: r.side, epsilon: r.epsilon, x: iteration + 1, relLoss }))) },
     facet: { field: 'panel', type: 'nominal', title: null, sort: panels, header: { labelFontSize: 11, labelLimit: 0 } },
     columns: Math.min(3, Math.max(1, panels.length)),
     spec: {

@@ -137,7 +137,7 @@ export async function writeReport(input: ReportInput, ctx: ReportContext, write:
   // Training curves.
   const cc = curveCells(tables);
   const curves = curvesData(cc, readTraces(input.fd, input.sc, cc));
-  if (curves.points.length) await draw(curves.name, curves, curvesSpec(curves));
+  if (curves.runs.length) await draw(curves.name, curves, curvesSpec(curves));
   sections.push({
     id: 'curves', title: 'Training curves',
     intro: 'For each method, the largest (n, d), the rows just below and just above rho = 2, and the row group (setting) with the highest ' +

@@ -26,8 +26,12 @@ export async function chartLibraryVersions(): Promise<{ vega: string; vegaLite: 
   return { vega: vega.version, vegaLite: vl.version };
 }
 
-/** Settings every chart shares (fonts, background, no frame around a view without axes lines). */
+/**
+ * Settings every chart shares (fonts, background, a light frame). `aria: false`: no ARIA label per
+ * mark (each would repeat the mark's data as text and make a large sweep's SVG several times larger).
+ */
 const CONFIG = {
+  aria: false,
   font: 'sans-serif',
   background: '#ffffff',
   view: { stroke: '#dddddd' },
