@@ -10,6 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { aggregate } from '../src/report/aggregate.js';
+import { Coordinator } from '../src/sweep/coordinator.js';
+import type { ProgressView } from '../src/sweep/progress.js';
+import { loadSpec } from '../src/sweep/spec.js';
 import type { CurvesData, FrontierData, HeatmapData, NiceRegionData, TestAccuracyData } from '../src/report/chart-data.js';
 import { renameIds } from '../src/report/vega-render.js';
 import { csvObjects, parseCsv } from './fixtures/csv-read.js';
@@ -261,4 +264,26 @@ test('narrowsweep run writes the report at its end, with the spec in the header'
   t.regex(html, /<code>rho<\/code>: 1, 3/);
   t.regex(html, /lm: <code>\{&quot;outputScale&quot;:10\}<\/code>/);
   for (const f of ['phase-gd.svg', 'phase-lm.svg', 'frontier.svg']) t.true(existsSync(join(out, f)), f);
+});
+
+test('the coordinator tells its table writer a refresh from the final write, so the report can say the sweep is in progress', async (t) => {
+  const dir = tempDir(t);
+  const spec = join(dir, 'slow.yaml');
+  // long enough runs that a 20 ms refresh fires during the sweep (the pool alone takes longer to start)
+  writeFileSync(spec, 'name: slow\ngrid: { n: [40], d: [4], m: [8, 12], method: [gd] }\ntrials: 3\nbudget: { iterations: 4000, seconds: 600 }\nsuccess: { relLoss: 0 }\n');
+  const calls: string[] = [];
+  const progress: ProgressView = { start() {}, slotStart() {}, slotProgress() {}, slotEnd() {}, runDone() {}, log() {}, stop() {} };
+  const c = new Coordinator({
+    spec: loadSpec(spec), outDir: join(dir, 'out'), threads: 1, retryFailed: false, runTimeoutSeconds: null,
+    refreshSeconds: 0.02, progress, log: () => {},
+    tables: async (grid, when) => {
+      calls.push(when);
+      return aggregate(join(dir, 'out'), { grid, report: { state: when === 'refresh' ? 'running' : 'final', totalRuns: 6 } });
+    },
+  });
+  const outcome = await c.run();
+  t.is(calls.at(-1), 'final');
+  t.true(calls.slice(0, -1).length > 0 && calls.slice(0, -1).every((w) => w === 'refresh'), calls.join(' '));
+  t.is(outcome.tables!.runs, 6);
+  t.regex(readFileSync(join(dir, 'out', 'report.html'), 'utf8'), /Complete: 6 of 6 configurations/);
 });
