@@ -71,9 +71,23 @@ function place(rho: number, pts: Array<{ rho: number; y: number }>): number | nu
   return null;
 }
 
-/** `k=v k=v` for a row group, per-method axes without their method prefix (`pgd.lr` -> `lr`). */
-export function groupText(method: string, group: Record<string, AxisValue>): string {
-  return Object.entries(group).map(([k, v]) => `${k.startsWith(`${method}.`) ? k.slice(method.length + 1) : k}=${fmt(v)}`).join(' ');
+/** An axis value for a label: object values (canonical JSON text in a cell) as `(k=v, k=v)`. */
+function valueLabel(v: AxisValue): string {
+  if (typeof v === 'string' && v.startsWith('{')) {
+    try {
+      const o = JSON.parse(v) as Record<string, unknown>;
+      return `(${Object.entries(o).map(([k, x]) => `${k}=${typeof x === 'string' ? x : JSON.stringify(x)}`).join(', ')})`;
+    } catch { /* not JSON: as it is */ }
+  }
+  return fmt(v);
+}
+
+/**
+ * `k=v k=v` for a row group (`sep` between key and value), per-method axes without their method
+ * prefix (`pgd.lr` -> `lr`), object values such as a data spec as `(k=v, ...)`.
+ */
+export function groupText(method: string, group: Record<string, AxisValue>, sep = '='): string {
+  return Object.entries(group).map(([k, v]) => `${k.startsWith(`${method}.`) ? k.slice(method.length + 1) : k}${sep}${valueLabel(v)}`).join(' ');
 }
 
 /** A method with its row group, as a chart's series name. */
@@ -98,7 +112,7 @@ export function heatmapData(t: PhaseTable, boundary: BoundaryRow[], opts: { enve
     const groupObj = Object.fromEntries(t.groupKeys.map((k, i) => [k, group[i] ?? null]));
     const sorted = [...rows].sort((a, b) => a.width - b.width);
     const panel: HeatmapPanel = {
-      group: groupObj, title: t.groupKeys.length ? groupText(t.method, groupObj).replace(/=/g, ' = ') : null,
+      group: groupObj, title: t.groupKeys.length ? groupText(t.method, groupObj, ' = ') : null,
       rows: sorted.map((r) => String(r.width)), cells: [], empty: [], marks: [], boundary: [],
     };
     sorted.forEach((r, i) => {

@@ -293,7 +293,7 @@ export function testAccuracySpec(d: TestAccuracyData): Spec {
           encoding: {
             x: { field: 'rho', type: 'quantitative', title: 'rho', scale: { zero: false } },
             y: { field: 'testAccuracy', type: 'quantitative', title: 'test accuracy', scale: { zero: false } },
-            color: { field: 'series', type: 'nominal', title: 'method', scale: { ...seriesColour(series), domain: series } },
+            color: { field: 'series', type: 'nominal', title: 'method', scale: { ...seriesColour(series), domain: series }, legend: LEGEND },
           },
         },
         {
