@@ -1,17 +1,15 @@
 // The aggregator against an independent recomputation from synthetic journal records.
 import test from 'ava';
+import type { ExecutionContext } from 'ava';
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ResolvedConfig, RunResult } from '../src/core/types.js';
 import type { AxisValue, JournalRecord } from '../src/sweep/types.js';
 import { aggregate } from '../src/report/aggregate.js';
 import { wilson } from '../src/report/wilson.js';
-import { rateColour } from '../src/report/svg.js';
-import { removeTempDirs, tempDir } from './fixtures/temp.js';
-
-test.after.always(removeTempDirs);
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 
@@ -52,6 +50,13 @@ function table(text: string): Array<Record<string, string>> {
     if (r.length !== header.length) throw new Error(`row ${k + 1} has ${r.length} fields, the header ${header.length}`);
     return Object.fromEntries(header.map((h, j) => [h, r[j]!]));
   });
+}
+
+/** A temporary folder, removed when the test ends. */
+function tempDir(t: ExecutionContext): string {
+  const dir = mkdtempSync(join(tmpdir(), 'narrowsweep-agg-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
 }
 
 // ---- synthetic records ----
@@ -133,8 +138,8 @@ function writeJournal(dir: string, recs: JournalRecord[], tail = ''): void {
 }
 
 /** Records with a superseded duplicate, an awkward message, a diverged run and a torn last line. */
-function fixture(): { dir: string; recs: JournalRecord[]; final: JournalRecord[] } {
-  const dir = tempDir('narrowsweep-agg-');
+function fixture(t: ExecutionContext): { dir: string; recs: JournalRecord[]; final: JournalRecord[] } {
+  const dir = tempDir(t);
   const recs = journal();
   // an earlier record of one id that failed, superseded by the successful one later in the file
   const target = recs.find((r) => r.cell.method === 'pgd' && r.cell.rho === 3 && r.trial === 0)!;
@@ -194,7 +199,7 @@ test('Wilson 95% interval: textbook values (statsmodels proportion_confint, meth
 });
 
 test('runs.csv: one row per id (the last record wins), every column, RFC 4180, no curve', async (t) => {
-  const { dir, final } = fixture();
+  const { dir, final } = fixture(t);
   const out = await aggregate(dir);
   t.true(out.tornLine);
   t.is(out.duplicates, 1);
@@ -225,7 +230,7 @@ test('runs.csv: one row per id (the last record wins), every column, RFC 4180, n
 });
 
 test('summary.csv: counts, rate, Wilson bounds and medians per cell match a recomputation', async (t) => {
-  const { dir, final } = fixture();
+  const { dir, final } = fixture(t);
   await aggregate(dir);
   const rows = table(readFileSync(join(dir, 'summary.csv'), 'utf8'));
   const exp = expected(final);
@@ -261,7 +266,7 @@ test('summary.csv: counts, rate, Wilson bounds and medians per cell match a reco
 });
 
 test('phase-<method>.csv: k/R pivot, rule comment, marks, row groups, m tables', async (t) => {
-  const { dir } = fixture();
+  const { dir } = fixture(t);
   const out = await aggregate(dir);
   t.deepEqual(out.methods, ['adam', 'lm', 'pgd', 'sgd']);
   const text = readFileSync(join(dir, 'phase-pgd.csv'), 'utf8');
@@ -300,32 +305,8 @@ test('phase-<method>.csv: k/R pivot, rule comment, marks, row groups, m tables',
   t.regex(out.formatPhaseTable('lm'), /\n10 +1 +counting-bound +5\/5\n/);
 });
 
-test('phase-<method>.svg: one shaded square per cell with its k/R, in the CSV order, and the rho = 1, 2 marks', async (t) => {
-  const { dir } = fixture();
-  await aggregate(dir);
-  for (const method of ['pgd', 'lm', 'adam']) {
-    const svg = readFileSync(join(dir, `phase-${method}.svg`), 'utf8');
-    t.regex(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg" /);
-    t.true(svg.trimEnd().endsWith('</svg>'));
-    const csv = parseCsv(readFileSync(join(dir, `phase-${method}.csv`), 'utf8').split('\n').slice(1).join('\n'));
-    const header = csv[0]!, first = header.indexOf('mark') + 1;
-    const cells = csv.slice(1).flatMap((row) => row.slice(first)).filter((c) => c !== ''); // empty: no run yet (a grey square)
-    // the k/R labels, row by row, column by column
-    const labels = [...svg.matchAll(/<text [^>]*text-anchor="middle" fill="#[0-9a-f]{6}">(\d+\/\d+)<\/text>/g)].map((m) => m[1]);
-    t.deepEqual(labels, cells, method);
-    // each square's shade is its rate k/R on the white-to-blue scale
-    const fills = [...svg.matchAll(/<rect x="[\d.]+" y="[\d.]+" width="[\d.]+" height="26" fill="(#[0-9a-f]{6})" stroke="#ffffff"><title>/g)].map((m) => m[1]);
-    t.deepEqual(fills, cells.map((c) => { const [k, r] = c.split('/').map(Number); return rateColour(k! / r!); }), method);
-    const marks = csv.slice(1).filter((row) => row[first - 1] !== '').length;
-    t.is([...svg.matchAll(/stroke-dasharray/g)].length, marks, method);
-  }
-  t.is(rateColour(0), '#f7fbff');
-  t.is(rateColour(1), '#08306b');
-  t.is(rateColour(0.5), '#8096b5');
-});
-
 test('boundary.csv: linear interpolation at the last upward crossing, notes when never or always crossed', async (t) => {
-  const { dir } = fixture();
+  const { dir } = fixture(t);
   await aggregate(dir);
   const rows = table(readFileSync(join(dir, 'boundary.csv'), 'utf8'));
   const at = (method: string, n: string, extra = '') => rows.find((r) => r.method === method && r.n === n && (r.outputScale ?? '') === extra)!;
@@ -348,19 +329,23 @@ test('boundary.csv: linear interpolation at the last upward crossing, notes when
   t.is(at('adam', '100').rho50, String(Number((1 + 0.1 / 0.6).toPrecision(6))));
 });
 
-test('re-aggregating the same records gives byte-identical files, whatever their order', async (t) => {
-  const { dir, recs } = fixture();
-  await aggregate(dir);
+test('re-aggregating the same records gives byte-identical files (charts and report too), whatever their order', async (t) => {
+  const { dir, recs } = fixture(t);
+  // the report's header says when it was written: fixed here, so report.html must repeat too
+  const opts = { report: { now: new Date(Date.UTC(2026, 1, 1)) } };
+  await aggregate(dir, opts);
   const names = readdirSync(dir).filter((f) => f !== 'runs.jsonl').sort();
+  t.true(names.includes('report.html') && names.includes('phase-pgd.svg') && names.includes('frontier.svg'), names.join(' '));
   const first = Object.fromEntries(names.map((f) => [f, readFileSync(join(dir, f))]));
-  await aggregate(dir);
+  await aggregate(dir, opts);
   for (const f of names) t.true(readFileSync(join(dir, f)).equals(first[f]!), f);
-  // the same records in another order (the superseded record still before its replacement)
-  const dir2 = tempDir('narrowsweep-agg-');
+  // the same records in another order (the superseded record still before its replacement; the
+  // same torn last line, which the report mentions)
+  const dir2 = tempDir(t);
   const [stale, ...rest] = recs;
   const shuffled = [...rest].reverse();
-  writeJournal(dir2, [stale!, ...shuffled]);
-  await aggregate(dir2);
+  writeJournal(dir2, [stale!, ...shuffled], '{"id":"torn","trial":0,"cel');
+  await aggregate(dir2, opts);
   t.deepEqual(readdirSync(dir2).filter((f) => f !== 'runs.jsonl').sort(), names);
   // tables.sha256 also records the journal's size, and dir's journal ends in a torn line: its digests are the same
   const digests = (b: Buffer) => b.toString().split('\n').filter((l) => !l.startsWith('#')).join('\n');
@@ -373,24 +358,24 @@ test('re-aggregating the same records gives byte-identical files, whatever their
 });
 
 test('an empty journal gives header-only tables and no phase table', async (t) => {
-  const dir = tempDir('narrowsweep-agg-');
+  const dir = tempDir(t);
   writeFileSync(join(dir, 'runs.jsonl'), '');
   const out = await aggregate(dir);
   t.is(out.runs, 0);
   t.is(out.phase, null);
   t.deepEqual(out.methods, []);
   t.is(table(readFileSync(join(dir, 'summary.csv'), 'utf8')).length, 0);
-  t.deepEqual(readdirSync(dir).sort(), ['boundary.csv', 'runs.csv', 'runs.jsonl', 'summary.csv', 'tables.json', 'tables.sha256']);
+  t.deepEqual(readdirSync(dir).sort(), ['boundary.csv', 'report.html', 'runs.csv', 'runs.jsonl', 'summary.csv', 'tables.json', 'tables.sha256']);
 });
 
 test('narrowsweep aggregate prints the tables and the phase table; a folder without a journal exits 2', (t) => {
-  const { dir } = fixture();
+  const { dir } = fixture(t);
   const r = spawnSync(process.execPath, [CLI, 'aggregate', dir, '--method', 'sgd'], { encoding: 'utf8' });
   t.is(r.status, 0, r.stderr);
   t.regex(r.stdout, /tables in .*: runs\.csv, summary\.csv, phase-adam\.csv, phase-lm\.csv, phase-pgd\.csv, phase-sgd\.csv, boundary\.csv, tables\.json/);
   t.regex(r.stdout, /sgd: successes k\/R with relLoss <= 0\.0001/);
   t.regex(r.stderr, /torn/);
-  const empty = tempDir('narrowsweep-agg-');
+  const empty = tempDir(t);
   const r2 = spawnSync(process.execPath, [CLI, 'aggregate', empty], { encoding: 'utf8' });
   t.is(r2.status, 2);
   t.regex(r2.stderr, /has no runs\.jsonl/);
@@ -398,7 +383,7 @@ test('narrowsweep aggregate prints the tables and the phase table; a folder with
 });
 
 test('a journal larger than one read chunk: lines across chunk ends, multibyte text, a corrupt middle line', async (t) => {
-  const dir = tempDir('narrowsweep-agg-');
+  const dir = tempDir(t);
   serial = 0;
   const recs: JournalRecord[] = [];
   for (let w = 1; w <= 800; w++) recs.push(...records({ method: 'sgd', n: 1000, d: 10, width: w, k: w % 6, R: 5 }, 'm'));
@@ -423,7 +408,7 @@ test('a journal larger than one read chunk: lines across chunk ends, multibyte t
 });
 
 test('an epsilon axis is a row-group key and appears once in summary.csv', async (t) => {
-  const dir = tempDir('narrowsweep-agg-');
+  const dir = tempDir(t);
   serial = 0;
   const recs: JournalRecord[] = [];
   for (const epsilon of [1e-2, 1e-4]) {
@@ -443,7 +428,7 @@ test('an epsilon axis is a row-group key and appears once in summary.csv', async
 });
 
 test('records of different shapes: runs.csv has the union of their columns, empty where a record has none', async (t) => {
-  const dir = tempDir('narrowsweep-agg-');
+  const dir = tempDir(t);
   serial = 0;
   const recs = records({ method: 'pgd', n: 100, d: 10, width: 2, k: 2, R: 4 }, 'rho');
   // one record from a newer core: an extra scalar result field and a third milestone
@@ -466,7 +451,7 @@ test('records of different shapes: runs.csv has the union of their columns, empt
 });
 
 test('with a grid, only its ids count, each with the cell and trial the grid gives it; the others are counted as not in the spec', async (t) => {
-  const dir = tempDir('narrowsweep-agg-');
+  const dir = tempDir(t);
   serial = 0;
   const kept = records({ method: 'pgd', n: 100, d: 10, width: 2, k: 2, R: 4 }, 'rho'); // run00000..3, trials 0..3, the first 2 succeed
   const other = records({ method: 'pgd', n: 100, d: 10, width: 3, k: 4, R: 4 }, 'rho'); // not in the grid

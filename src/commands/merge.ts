@@ -7,14 +7,14 @@ import { acquireLock, LockedError } from '../sweep/lock.js';
 import { mergeResults } from '../sweep/merge.js';
 import { main as aggregateMain, parseTableArgs } from './aggregate.js';
 
-const USAGE = `usage: narrowsweep merge <out> <results/dir>... [--method M] [--quiet]
+const USAGE = `usage: narrowsweep merge <out> <results/dir>... [--method M] [--best-over A,B] [--quiet]
 
 Joins the journals of several results folders of the same spec (the shards of one sweep, e.g. run
 on several machines with \`narrowsweep run <spec> --shard K/N\`) into <out>: every run id once, a
 later record of an id replacing an earlier one except that a failed record never replaces a finished
 one, the folders themselves untouched. <out>'s own journal, if any, is read first and merged too, so
-merging again after more shards finish (or after --retry-failed) is safe. Then writes <out>'s tables
-and prints one method's phase table.`;
+merging again after more shards finish (or after --retry-failed) is safe. Then writes <out>'s tables,
+charts and report.html (--best-over as in aggregate) and prints one method's phase table.`;
 
 export async function main(argv: string[]): Promise<number> {
   const parsed = parseTableArgs(argv, 'merge', USAGE);
@@ -54,7 +54,10 @@ export async function main(argv: string[]): Promise<number> {
         `\n${m.covered} of the spec's ${m.gridTotal} configurations are done` +
         (m.covered < m.gridTotal ? ` (${m.gridTotal - m.covered} missing: a shard not merged yet, or not finished)` : ''));
     }
-    return await aggregateMain([out, ...(parsed.values.method ? ['--method', parsed.values.method] : []), ...(parsed.values.quiet ? ['--quiet'] : [])]);
+    return await aggregateMain([
+      out, ...(parsed.values.method ? ['--method', parsed.values.method] : []),
+      ...(parsed.values['best-over'] ? ['--best-over', parsed.values['best-over']] : []), ...(parsed.values.quiet ? ['--quiet'] : []),
+    ]);
   } finally {
     lock.release();
     // a merge that wrote nothing leaves no empty folder behind

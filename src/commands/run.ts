@@ -1,5 +1,6 @@
 // narrowsweep run <spec>: validate the spec, take the results folder's lock, run (or resume) the
-// sweep, write the tables and show one method's phase table.
+// sweep, write the tables and the report (at every refresh and at the end) and show one method's
+// phase table.
 import { parseArgs } from 'node:util';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { basename, join, resolve, sep } from 'node:path';
@@ -16,9 +17,10 @@ import { poolDefaults } from '../sweep/pool.js';
 import { createProgress, progressMode } from '../sweep/progress.js';
 import { parseShard, shardText } from '../sweep/shard.js';
 import type { Shard } from '../sweep/shard.js';
-import { aggregate } from '../report/aggregate.js';
+import { aggregate, BestOverError, parseBestOver, REPORT_FILE } from '../report/aggregate.js';
 import type { AggregateOutput } from '../report/aggregate.js';
 import { explainFlagError } from '../core/suggest.js';
+import { gridSize } from '../sweep/grid.js';
 
 const USAGE = `usage: narrowsweep run <spec.yaml|.json> [options]
 
@@ -32,7 +34,9 @@ Runs every configuration of the spec that is not yet in <out>/runs.jsonl (so run
   --quiet              no progress display (messages and the final table still print)
   --grace S            on Ctrl-C / SIGTERM / SIGHUP, seconds that running configurations get to finish (default 10)
   --worker-memory MB   heap limit of each worker (default ${poolDefaults().memoryMb})
-  --refresh S          rewrite the tables every S seconds during the run (default 30; 0 = only at the end)
+  --refresh S          rewrite the tables and report.html every S seconds during the run (default 30; 0 = only at the end)
+  --best-over A,B      also write the envelope tables and charts: each method's best setting over these axes
+                       in every cell (see narrowsweep aggregate --help)
   --shard K/N          run only shard K of N (1 <= K <= N), e.g. one per machine; the default folder is then
                        results/<spec name>.shard-K-of-N, and \`narrowsweep merge\` joins the shards' folders
 
@@ -51,6 +55,8 @@ export interface RunFlags {
   workerMemory: number | null;
   refresh: number;
   shard: Shard | null;
+  /** --best-over: the envelope's axes (absent or null: no envelope). */
+  bestOver?: string[] | null;
 }
 
 class UsageError extends Error {}
@@ -84,6 +90,7 @@ function parseFlags(argv: string[]): RunFlags | 'help' {
     'worker-memory': { type: 'string' },
     refresh: { type: 'string' },
     shard: { type: 'string' },
+    'best-over': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   } as const;
   let parsed;
@@ -109,7 +116,29 @@ function parseFlags(argv: string[]): RunFlags | 'help' {
     workerMemory: numberFlag('worker-memory', v['worker-memory'], { min: 8 }),
     refresh: numberFlag('refresh', v.refresh, { min: 0, max: MAX_SECONDS }) ?? DEFAULT_REFRESH,
     shard: v.shard === undefined ? null : parseShard(v.shard),
+    bestOver: bestOverFlag(v['best-over']),
   };
+}
+
+function bestOverFlag(v: string | undefined): string[] | null {
+  if (v === undefined) return null;
+  try { return parseBestOver(v); } catch (e) {
+    if (e instanceof BestOverError) throw new UsageError(e.message.replace(/^--best-over: /, ''));
+    throw e;
+  }
+}
+
+/**
+ * --best-over names must be axes of the spec (`x`, or `<method>.x` for a per-method axis), checked
+ * before the sweep starts: otherwise every table refresh would fail.
+ */
+function checkBestOverAxes(names: string[], spec: Spec): void {
+  const axes = [...spec.factors.flatMap((f) => f.names), ...spec.methodFactors.flatMap((f) => f.names)];
+  for (const n of names) {
+    if (!axes.includes(n) && (n.includes('.') || !axes.some((a) => a.endsWith(`.${n}`)))) {
+      throw new UsageError(`--best-over: ${n} is not an axis of ${spec.file} (axes: ${axes.filter((a) => !['method', 'n', 'd', 'rho', 'm'].includes(a)).join(', ') || 'none'})`);
+    }
+  }
 }
 
 function shellQuote(s: string): string {
@@ -133,6 +162,7 @@ export function resumeCommand(f: RunFlags, outDir: string, script = process.argv
   if (f.workerMemory !== null) parts.push('--worker-memory', String(f.workerMemory));
   if (f.grace !== DEFAULT_GRACE) parts.push('--grace', String(f.grace));
   if (f.refresh !== DEFAULT_REFRESH) parts.push('--refresh', String(f.refresh));
+  if (f.bestOver) parts.push('--best-over', shellQuote(f.bestOver.join(',')));
   if (f.retryFailed) parts.push('--retry-failed');
   if (f.quiet) parts.push('--quiet');
   return parts.join(' ');
@@ -160,6 +190,7 @@ export async function main(argv: string[]): Promise<number> {
     if (f === 'help') { console.log(USAGE); return 0; }
     flags = f;
     spec = loadSpec(flags.specPath); // the whole spec is validated before anything is written
+    if (flags.bestOver) checkBestOverAxes(flags.bestOver, spec);
   } catch (e) {
     if (e instanceof UsageError) { console.error(`narrowsweep run: ${e.message}\n\n${USAGE}`); return 2; }
     if (e instanceof ConfigError || (e as Error).name === 'DataError') { console.error(`narrowsweep: ${(e as Error).message}`); return 2; }
@@ -190,6 +221,8 @@ export async function main(argv: string[]): Promise<number> {
     const stale = removeStaleTemporaries(outDir);
     if (stale.length > 0) say(`removed ${stale.length} temporary file${stale.length === 1 ? '' : 's'} left in ${outDir} by a process that was stopped`);
     const progress = createProgress(progressMode(flags.quiet), threads);
+    const sessionStartedAt = Date.now();
+    const totalRuns = gridSize(spec);
     const coordinator = new Coordinator({
       spec,
       outDir,
@@ -202,7 +235,10 @@ export async function main(argv: string[]): Promise<number> {
       progress,
       log: (line) => progress.log(line),
       // the command wires the report layer in: the sweep layer does not import it
-      tables: (grid) => aggregate(outDir, { grid }),
+      tables: (grid, when) => aggregate(outDir, {
+        grid, bestOver: flags.bestOver ?? null,
+        report: { spec, totalRuns, state: when === 'refresh' ? 'running' : 'final', refreshSeconds: flags.refresh || null, sessionStartedAt },
+      }),
     });
     say(`sweep ${spec.name}: ${threads} worker${threads === 1 ? '' : 's'}, results in ${outDir}`);
 
@@ -286,7 +322,10 @@ function report(o: SweepOutcome<AggregateOutput>, outDir: string, flags: RunFlag
   if (o.tables.notInSpec) {
     console.log(`${o.tables.notInSpec} journal records of an earlier spec are not in this one: kept in ${JOURNAL_FILE}, left out of the tables`);
   }
-  console.log(`Tables in ${resolve(outDir)}: ${o.tables.files.map((p) => basename(p)).join(', ')}`);
+  console.log(`Tables in ${resolve(outDir)}: ${o.tables.files.map((p) => basename(p)).filter((n) => n.endsWith('.csv') || n.endsWith('.json')).join(', ')}`);
+  if (o.tables.report) {
+    console.log(`Report: ${join(resolve(outDir), REPORT_FILE)} (${o.tables.report.charts.length} charts, each also as a .svg file)`);
+  }
   if (o.tables.phase) console.log(`\n${o.tables.phase}`);
 }
 

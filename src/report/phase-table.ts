@@ -8,7 +8,7 @@
 // same records give the same bytes.
 //
 // The same table is shown in the terminal (phaseText), summarised in tables.json, read by
-// boundary.csv and drawn as a picture (src/report/svg.ts).
+// boundary.csv and drawn as the heatmap phase-<method>.svg (src/report/chart-data.ts, chart-specs.ts).
 import type { AxisValue } from '../sweep/types.js';
 import { csvText } from './csv.js';
 import type { Cell } from './csv.js';

@@ -4,7 +4,8 @@
 // result's iterationBudget / secondsBudget / epsilon; the requested engine and dtype as
 // engineRequested / dtypeRequested), every scalar result field, the milestones as itersTo<t> /
 // secondsTo<t> (t like 1e-2), and the record's wallSeconds, host, startedAt, finishedAt and
-// versions. No loss curve. pandas.read_csv(path) loads it with no options (one header row,
+// versions. No loss curve or trace (result.curve, result.trace: the training-curve chart reads the
+// trace from the journal, src/report/traces.ts). pandas.read_csv(path) loads it with no options (one header row,
 // RFC 4180 quoting, empty = null, inf/nan for non-finite numbers). It holds wall-clock
 // measurements, so two executions of a sweep give different bytes.
 //

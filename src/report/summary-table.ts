@@ -3,8 +3,10 @@
 // 95%, z = 1.959964), the counts of non-ok statuses (diverged, timeout, error, oom), and medians
 // over the cell's runs: medianRelLoss, medianItersToSuccess and medianSecondsToSuccess (successful
 // runs only; empty if none), sigmaMinJStart and sigmaMinJEnd (median sigma_min(J) at the first and
-// last iterate). The seconds medians are wall-clock measurements, which differ between two
-// executions of a sweep.
+// last iterate), medianDistW0 and medianRadiusUsed (||W - W0||_F at the end and the ball's radius,
+// METHOD.md 3; the radius is empty without a ball) and medianTestAccuracy (empty without a test
+// split). The seconds medians are wall-clock measurements, which differ between two executions of
+// a sweep.
 //
 // The cell statistics (CellStats) are also what the phase tables, boundary.csv and tables.json are
 // built from.
@@ -12,6 +14,7 @@ import type { AxisValue } from '../sweep/types.js';
 import { csvText, sig6 } from './csv.js';
 import type { Cell } from './csv.js';
 import type { Scan } from './journal-read.js';
+import type { RecordExtras } from './record-extras.js';
 import { finite, median } from './shared.js';
 import { wilson } from './wilson.js';
 
@@ -33,10 +36,13 @@ export interface CellStats {
   medianSecondsToSuccess: number | null;
   sigmaMinJStart: number | null;
   sigmaMinJEnd: number | null;
+  medianDistW0: number | null;
+  medianRadiusUsed: number | null;
+  medianTestAccuracy: number | null;
 }
 
 /** The statistics of every cell with a live record, in the scan's order of first appearance. */
-export function cellStats(sc: Scan): CellStats[] {
+export function cellStats(sc: Scan, x: RecordExtras): CellStats[] {
   const groups = new Map<number, number[]>();
   for (const i of sc.live) {
     const c = sc.cellIdx[i]!;
@@ -68,6 +74,9 @@ export function cellStats(sc: Scan): CellStats[] {
       medianSecondsToSuccess: median(ok.map((i) => sc.secs[i]!).filter(finite)),
       sigmaMinJStart: median(g.map((i) => sc.s0[i]!).filter(finite)),
       sigmaMinJEnd: median(g.map((i) => sc.s1[i]!).filter(finite)),
+      medianDistW0: median(g.map((i) => x.distW0[i]!).filter(finite)),
+      medianRadiusUsed: median(g.map((i) => x.radiusUsed[i]!).filter(finite)),
+      medianTestAccuracy: median(g.map((i) => x.testAccuracy[i]!).filter(finite)),
     });
   }
   return out;
@@ -82,6 +91,7 @@ export function summaryCsv(cells: CellStats[], keys: string[]): string {
     // epsilon is written once: as an axis when the grid varies it, else after rhoActual
     ...keys, 'rhoActual', ...(epsAxis ? [] : ['epsilon']), 'trials', 'successes', 'rate', 'wilsonLow', 'wilsonHigh', ...NON_OK,
     'medianRelLoss', 'medianItersToSuccess', 'medianSecondsToSuccess', 'sigmaMinJStart', 'sigmaMinJEnd',
+    'medianDistW0', 'medianRadiusUsed', 'medianTestAccuracy',
   ];
   const rows: Cell[][] = cells.map((c) => {
     const w = wilson(c.successes, c.trials);
@@ -91,6 +101,7 @@ export function summaryCsv(cells: CellStats[], keys: string[]): string {
       c.trials, c.successes, sig6(c.successes / c.trials), sig6(w.low), sig6(w.high),
       ...NON_OK.map((s) => c.statuses[s] ?? 0),
       sig6(c.medianRelLoss), sig6(c.medianItersToSuccess), sig6(c.medianSecondsToSuccess), sig6(c.sigmaMinJStart), sig6(c.sigmaMinJEnd),
+      sig6(c.medianDistW0), sig6(c.medianRadiusUsed), sig6(c.medianTestAccuracy),
     ];
   });
   return csvText(header, rows);

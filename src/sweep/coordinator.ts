@@ -36,10 +36,11 @@ export const RETRYABLE: ReadonlySet<RunStatus> = new Set<RunStatus>(['error', 't
 
 /**
  * Writes the results folder's tables from its journal, counting the records of `grid` only (null:
- * every record); what it returns at the end of the run is SweepOutcome.tables. `run` passes one
- * that calls the report layer's aggregate.
+ * every record); what it returns at the end of the run is SweepOutcome.tables. `when` says whether
+ * this is a periodic refresh while runs go on or the write at the end (a report can show progress).
+ * `run` passes one that calls the report layer's aggregate.
  */
-export type TableWriter<T> = (grid: GridView | null) => Promise<T>;
+export type TableWriter<T> = (grid: GridView | null, when: 'refresh' | 'final') => Promise<T>;
 
 export interface SweepOptions<T = unknown> {
   spec: Spec;
@@ -279,7 +280,7 @@ export class Coordinator<T = unknown> {
     let refreshing: Promise<void> | null = null;
     const refresh = (write: TableWriter<T>) => {
       if (refreshing) return;
-      refreshing = write(grid ?? null).then(() => {}, (err: unknown) => {
+      refreshing = write(grid ?? null, 'refresh').then(() => {}, (err: unknown) => {
         log(`warning: refreshing the tables failed: ${(err as Error).message}`);
       }).finally(() => { refreshing = null; });
     };
@@ -383,7 +384,7 @@ export class Coordinator<T = unknown> {
     if (refreshing) await refreshing;
     if (writeTables !== null && !outcome.aborted) {
       try {
-        outcome.tables = await writeTables(grid ?? null);
+        outcome.tables = await writeTables(grid ?? null, 'final');
       } catch (err) {
         outcome.tablesError = err; // the command reports it: never an exit 0 without tables
       }
