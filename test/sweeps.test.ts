@@ -45,9 +45,16 @@ test('the specs of the paper: seven methods with their tuning grids, n up to 200
   t.is(rhos.at(-1), 4);
   t.true(rhos.filter((r) => r > 0.8 && r < 1.2).length >= 3 && rhos.filter((r) => r > 1.7 && r < 2.3).length >= 3, 'fine steps around 1 and 2');
   t.true(spec.seeds.length >= 8);
-  const axes = new Set(spec.methodFactors.map((f) => f.names[0]!));
-  for (const a of ['sgd.lr', 'gd.lrScale', 'pgd.lrScale', 'mirror-gd.lrScale', 'pgd.outputScale', 'mirror-gd.outputScale', 'lm.outputScale', 'pgd.momentum', 'pgd.trainOutput']) t.true(axes.has(a), a);
-  t.true((spec.methods.pgd?.iterations ?? 0) > (spec.defaults.iterations ?? 0), 'pgd gets a longer budget');
+  // the tuning grids of the envelope: the values each method's cells take
+  const values = (method: string, key: string): Set<string> =>
+    new Set(cells.filter((c) => c.method === method).map((c) => JSON.stringify(c[key] ?? null)));
+  t.true(values('sgd', 'lr').size >= 3, 'an lr grid for sgd');
+  for (const m of ['gd', 'pgd', 'mirror-gd']) t.true(values(m, 'lrScale').size >= 2, `an lr grid for ${m}`);
+  for (const m of ['pgd', 'mirror-gd', 'lm']) t.true(values(m, 'outputScale').size >= 2, `an outputScale grid for ${m}`);
+  t.true([...values('pgd', 'momentum')].some((v) => Number(v) > 0), 'pgd with momentum');
+  t.true(values('pgd', 'trainOutput').has('true'), 'pgd with trainOutput');
+  const iters = (m: string): number[] => [...values(m, 'iterations')].map(Number);
+  t.true(Math.max(...iters('pgd')) > Math.max(...iters('gd')), 'pgd gets a longer budget');
   for (const file of ['paper-synthetic', 'paper-ablation', 'teacher', 'mnist', 'activations']) t.true(loadSpec(join(SWEEPS, `${file}.yaml`)).seeds.length >= 8, file);
   const act = loadSpec(join(SWEEPS, 'activations.yaml'));
   t.deepEqual([...new Set([...iterateCells(act)].map((c) => c.cell.activation))].sort(), ['gelu', 'sigmoid', 'softplus', 'swish', 'tanh']);
