@@ -365,7 +365,7 @@ test('an empty journal gives header-only tables and no phase table', async (t) =
   t.is(out.phase, null);
   t.deepEqual(out.methods, []);
   t.is(table(readFileSync(join(dir, 'summary.csv'), 'utf8')).length, 0);
-  t.deepEqual(readdirSync(dir).sort(), ['boundary.csv', 'report.html', 'runs.csv', 'runs.jsonl', 'summary.csv', 'tables.json', 'tables.sha256']);
+  t.deepEqual(readdirSync(dir).sort(), ['boundary.csv', 'manifest.json', 'report.html', 'runs.csv', 'runs.jsonl', 'summary.csv', 'tables.json', 'tables.sha256']);
 });
 
 test('narrowsweep aggregate prints the tables and the phase table; a folder without a journal exits 2', (t) => {

@@ -205,6 +205,14 @@ test('report.html: the header (success rule, runs by status, versions, machines,
   t.regex(html, /typescript reference \(float64\), float64/);
   t.regex(html, /first run started 2026-01-01T00:00:01\.000Z/);
   t.regex(html, /written<\/th><td>2026-02-01T00:00:00\.000Z/);
+  // the same facts as data in manifest.json, for a results folder committed without its journal
+  const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Record<string, unknown>;
+  t.like(manifest, {
+    state: 'running', runs: total, totalRuns: 2 * total, byStatus: { ok: total },
+    successes: fixtureRecords().filter((r) => r.result.success).length,
+    firstStart: '2026-01-01T00:00:01.000Z', writtenAt: '2026-02-01T00:00:00.000Z',
+  });
+  t.deepEqual(manifest.versions, [{ name: 'narrowsweep 0.1.0, core semantics 1, node v20.0.0', runs: total }]);
   // self-contained: no script that runs, nothing fetched (links only to the files beside it)
   t.notRegex(html, /<script(?! type="application\/json")/);
   t.notRegex(html, /(src|href)="(https?:)?\/\//);

@@ -29,6 +29,8 @@ import { readTraces } from './traces.js';
 import { chartLibraryVersions, renderChart } from './vega-render.js';
 
 export const REPORT_FILE = 'report.html';
+/** The facts of the report's header as JSON: runs by status, wall time, hosts, engines, versions. */
+export const MANIFEST_JSON = 'manifest.json';
 
 /** What the command that writes the report knows beyond the journal. */
 export interface ReportContext {
@@ -168,6 +170,8 @@ export async function writeReport(input: ReportInput, ctx: ReportContext, write:
 
   const now = ctx.now ?? new Date();
   const cpu = cpus();
+  const machine = `${hostname()} (${process.platform} ${process.arch}, ${cpu.length} x ${cpu[0]?.model.trim() ?? 'unknown CPU'}, node ${process.version})`;
+  const libraries = await chartLibraryVersions();
   const html = reportHtml({
     specName: ctx.spec?.name ?? null, spec: ctx.spec ?? null, state: ctx.state ?? 'static', totalRuns: ctx.totalRuns ?? null,
     refreshSeconds: ctx.refreshSeconds ?? null,
@@ -177,10 +181,19 @@ export async function writeReport(input: ReportInput, ctx: ReportContext, write:
     iterations: distinct(cells.flatMap((c) => c.iterations)), seconds: distinct(cells.flatMap((c) => c.seconds)),
     notInSpec: input.sc.notInSpec, tornLine: input.sc.tornLine, bestOver: envelope?.over ?? null,
     writtenAt: now.toISOString(),
-    machine: `${hostname()} (${process.platform} ${process.arch}, ${cpu.length} x ${cpu[0]?.model.trim() ?? 'unknown CPU'}, node ${process.version})`,
-    libraries: await chartLibraryVersions(),
-    files: [...input.tableFiles, ...charts.map((c) => `${c}.svg`)],
+    machine,
+    libraries,
+    files: [...input.tableFiles, ...charts.map((c) => `${c}.svg`), MANIFEST_JSON],
   }, sections, chartData);
   write(REPORT_FILE, html);
+  // The header's facts as data, for a results folder committed without its journal.
+  const f = input.facts;
+  write(MANIFEST_JSON, `${JSON.stringify({
+    spec: ctx.spec?.name ?? null, description: ctx.spec?.description ?? null, state: ctx.state ?? 'static',
+    runs: f.runs, totalRuns: ctx.totalRuns ?? null, successes: f.successes, byStatus: f.byStatus,
+    firstStart: f.firstStart, lastFinish: f.lastFinish, runSeconds: f.runSeconds,
+    hosts: f.hosts, engines: f.engines, versions: f.versions,
+    writtenAt: now.toISOString(), writtenOn: machine, chartLibraries: libraries,
+  }, null, 2)}\n`);
   return { charts, warnings, chartData };
 }
