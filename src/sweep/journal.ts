@@ -10,7 +10,7 @@
 // refusal (DataError) naming the line, until `narrowsweep repair` moves it aside (repairJournal).
 import {
   readFileSync, existsSync, openSync, closeSync, fsyncSync, fstatSync, readSync,
-  ftruncateSync, renameSync, appendFileSync,
+  ftruncateSync, renameSync,
 } from 'node:fs';
 import type { RunStatus } from '../core/types.js';
 import { removeQuietly, tmpName, withPath, writeFully } from '../files.js';
@@ -367,40 +367,43 @@ export function readJournalIndex(file: string): JournalIndex {
 }
 
 /**
- * Removes the lines of `ids` from the journal (for --retry-failed, so that an id keeps one
- * record): the removed lines are appended to `archive` first, then the journal is rewritten to a
- * temporary file, fsynced and renamed over the original. A crash at any point leaves either the
- * old or the new journal (and at worst a repeated line in the archive), never a mix.
+ * Rewrites the journal without the lines `pick` moves aside or drops. The kept lines go to a
+ * temporary file, which is fsynced; the lines moved aside are appended to `side` and fsynced; then the
+ * temporary file is renamed over the journal. A crash at any point leaves the old journal or the new one (and at
+ * worst a line twice in `side`), never a mix. `check`, after the scan, may throw to keep the old
+ * journal. Returns the number of lines moved aside.
  */
-export function removeRecords(file: string, ids: ReadonlySet<string>, archive: string): number {
-  if (ids.size === 0) return 0;
+function moveLinesAside(
+  file: string, side: string,
+  pick: (buf: Buffer, s: number, e: number, isLast: boolean, lineNo: number) => 'keep' | 'move' | 'drop',
+  check: () => void = () => {},
+): number {
   const src = openSync(file, 'r');
   const tmp = tmpName(file);
-  const archived: Buffer[] = [];
-  const damage = new DamageReport(file);
+  const moved: Buffer[] = [];
   try {
     const dst = openSync(tmp, 'w');
     try {
       scanLines(src, (buf, s, e, isLast, lineNo) => {
-        const r = parseLine(buf, s, e, isLast);
-        if (r === null || r === 'torn') return; // a torn tail is dropped with the rewrite
-        if ('problem' in r) { damage.add(lineNo, r.problem); return; }
-        const id = r.id ?? buf.toString('utf8', r.idStart, r.idEnd);
-        const line = buf.subarray(s, e + 1); // with its newline (a last line gets one below)
-        const whole = isLast ? Buffer.concat([line, Buffer.from('\n')]) : line;
-        if (ids.has(id)) archived.push(Buffer.from(whole));
-        else writeFully(dst, whole, file);
+        const what = pick(buf, s, e, isLast, lineNo);
+        if (what === 'drop') return;
+        const line = Buffer.concat([buf.subarray(s, e), Buffer.from('\n')]); // a last line gets its newline
+        if (what === 'move') moved.push(line);
+        else writeFully(dst, line, file);
       });
-      if (damage.count > 0) throw damage.error();
+      check();
       fsyncSync(dst);
     } finally {
       closeSync(dst);
     }
-    if (archived.length > 0) {
-      appendFileSync(archive, Buffer.concat(archived));
-      const afd = openSync(archive, 'r+');
-      fsyncSync(afd);
-      closeSync(afd);
+    if (moved.length > 0) {
+      const afd = openSync(side, 'a');
+      try {
+        writeFully(afd, Buffer.concat(moved), side);
+        fsyncSync(afd);
+      } finally {
+        closeSync(afd);
+      }
     }
     renameSync(tmp, file);
   } catch (e) {
@@ -409,7 +412,23 @@ export function removeRecords(file: string, ids: ReadonlySet<string>, archive: s
   } finally {
     closeSync(src);
   }
-  return archived.length;
+  return moved.length;
+}
+
+/**
+ * Removes the lines of `ids` from the journal (for --retry-failed, so that an id keeps one
+ * record), moving them to `archive` (moveLinesAside). A torn tail is dropped with the rewrite; a
+ * damaged line refuses the whole rewrite.
+ */
+export function removeRecords(file: string, ids: ReadonlySet<string>, archive: string): number {
+  if (ids.size === 0) return 0;
+  const damage = new DamageReport(file);
+  return moveLinesAside(file, archive, (buf, s, e, isLast, lineNo) => {
+    const r = parseLine(buf, s, e, isLast);
+    if (r === null || r === 'torn') return 'drop';
+    if ('problem' in r) { damage.add(lineNo, r.problem); return 'keep'; }
+    return ids.has(r.id ?? buf.toString('utf8', r.idStart, r.idEnd)) ? 'move' : 'keep';
+  }, () => { if (damage.count > 0) throw damage.error(); });
 }
 
 export interface RepairOutcome {
@@ -429,44 +448,21 @@ export interface RepairOutcome {
 export function repairJournal(file: string, damagedFile: string): RepairOutcome {
   const out: RepairOutcome = { moved: [], torn: false };
   if (!existsSync(file)) return out;
+  // Pass 1: find the damage; nothing is written when there is none.
   const src = openSync(file, 'r');
-  const tmp = tmpName(file);
-  const bad: Buffer[] = [];
   try {
-    // Pass 1: find the damage; nothing is written when there is none.
     scanLines(src, (buf, s, e, isLast, lineNo) => {
       const r = parseLine(buf, s, e, isLast);
       if (r === null) return;
       if (r === 'torn') { out.torn = true; out.moved.push({ lineNo, problem: 'a torn last line (no newline; not a record)' }); }
       else if ('problem' in r) out.moved.push({ lineNo, problem: r.problem });
     });
-    if (out.moved.length === 0) return out;
-    const damagedAt = new Set(out.moved.map((x) => x.lineNo));
-    const dst = openSync(tmp, 'w');
-    try {
-      scanLines(src, (buf, s, e, isLast, lineNo) => {
-        const line = Buffer.concat([buf.subarray(s, e), Buffer.from('\n')]);
-        if (damagedAt.has(lineNo)) bad.push(line);
-        else if (e > s) writeFully(dst, line, file);
-      });
-      fsyncSync(dst);
-    } finally {
-      closeSync(dst);
-    }
-    const afd = openSync(damagedFile, 'a');
-    try {
-      writeFully(afd, Buffer.concat(bad), damagedFile);
-      fsyncSync(afd);
-    } finally {
-      closeSync(afd);
-    }
-    renameSync(tmp, file);
-  } catch (e) {
-    removeQuietly(tmp);
-    throw withPath(e, file);
   } finally {
     closeSync(src);
   }
+  if (out.moved.length === 0) return out;
+  const damagedAt = new Set(out.moved.map((x) => x.lineNo));
+  moveLinesAside(file, damagedFile, (_buf, s, e, _isLast, lineNo) => (damagedAt.has(lineNo) ? 'move' : e > s ? 'keep' : 'drop'));
   return out;
 }
 
