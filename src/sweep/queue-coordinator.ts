@@ -89,6 +89,8 @@ export class QueueCoordinator<T = unknown> {
   private readonly slotOf = new Map<string, number>();
   private freeSlots: number[] = [];
   private outcome: SweepOutcome<T> | null = null;
+  /** Queue operations started from event handlers (removals, failure handling): awaited before closing. */
+  private readonly inflight = new Set<Promise<unknown>>();
   /** Results delivered for runs that already had a record (dropped). */
   duplicates = 0;
 
@@ -155,8 +157,15 @@ export class QueueCoordinator<T = unknown> {
     return true;
   }
 
+  /** Runs `p` in the background: its error is reported, and closing waits for it (a little). */
+  private track(p: Promise<unknown> | undefined): void {
+    if (!p) return;
+    const q = p.catch((err: unknown) => this.watch?.error(err)).finally(() => this.inflight.delete(q));
+    this.inflight.add(q);
+  }
+
   private removeJob(jobId: string): void {
-    this.queue?.remove(jobId).catch((err: unknown) => this.watch?.error(err));
+    this.track(this.queue?.remove(jobId));
   }
 
   /** A finished job's return value (from its completion event or from the queue). */
@@ -173,7 +182,7 @@ export class QueueCoordinator<T = unknown> {
       ret = checkReturn(returnvalue, s.runId);
     } catch (e) {
       if (!(e instanceof PayloadError)) throw e;
-      this.failed(jobId, `the worker returned a malformed result (${e.message})`).catch((err: unknown) => this.watch?.error(err));
+      this.track(this.failed(jobId, `the worker returned a malformed result (${e.message})`));
       return;
     }
     if (this.accept(s.runId, ret)) this.removeJob(jobId);
@@ -192,7 +201,7 @@ export class QueueCoordinator<T = unknown> {
     } catch (e) {
       if (!(e instanceof PayloadError)) throw e;
       this.opts.log(`queue: job ${jobId} holds a payload that is not this sweep's (${e.message}); it is removed and queued again`);
-      await this.queue!.remove(jobId).catch((err: unknown) => this.watch?.error(err));
+      this.removeJob(jobId);
       this.checkSoon();
       return;
     }
@@ -341,8 +350,7 @@ export class QueueCoordinator<T = unknown> {
       // An exception in an event handler would end the process: each one reports instead.
       const guard = (fn: () => void | Promise<void>) => {
         try {
-          const p = fn();
-          if (p) p.catch((err: unknown) => watch.error(err));
+          this.track(fn() ?? undefined);
         } catch (err) {
           watch.error(err);
         }
@@ -381,7 +389,12 @@ export class QueueCoordinator<T = unknown> {
     } finally {
       this.stopping = true;
       for (const t of timers) clearInterval(t);
-      // Closing waits for nothing that matters (no job runs here); do not hang on a dead server.
+      // Let the last removals reach Redis (leftovers are removed at the next start anyway), then
+      // close; nothing else here is worth waiting for, and never for long on a dead server.
+      const settle = (ms: number, ps: Array<Promise<unknown> | undefined>) =>
+        Promise.race([Promise.allSettled(ps), new Promise((r) => setTimeout(r, ms).unref())]);
+      if (this.checking) await settle(2000, [this.checking]);
+      await settle(2000, [...this.inflight]);
       const closing = Promise.allSettled([events?.close(), this.queue?.close()]);
       await Promise.race([closing, new Promise((r) => setTimeout(r, 2000).unref())]);
       watch.close();
