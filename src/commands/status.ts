@@ -3,7 +3,9 @@
 import { parseArgs } from 'node:util';
 import { Queue } from 'bullmq';
 import type { JobType } from 'bullmq';
-import { ConnectionWatch, DEFAULT_QUEUE_NAME, parseQueueTarget, parseWorkerName, probe, QueueConnectError, QueueInputError, splitJobId } from '../sweep/queue.js';
+import {
+  ConnectionWatch, DEFAULT_QUEUE_NAME, parseQueueTarget, parseWorkerName, printable, probe, QueueConnectError, QueueInputError, splitJobId,
+} from '../sweep/queue.js';
 
 const USAGE = `usage: narrowsweep status --queue redis://[:password@]host[:port][/db] [--queue-name NAME]
 
@@ -59,7 +61,7 @@ export async function main(argv: string[]): Promise<number> {
       const bySweep = new Map<string, number[]>();
       for (const [i, [, types]] of STATES.entries()) {
         for (const id of await queue.getRanges(types, 0, -1)) {
-          const key = splitJobId(id)?.key ?? '(not narrowsweep jobs)';
+          const key = printable(splitJobId(id)?.key ?? '(not narrowsweep jobs)');
           let row = bySweep.get(key);
           if (!row) { row = [0, 0, 0, 0]; bySweep.set(key, row); }
           row[i]!++;
@@ -74,7 +76,7 @@ export async function main(argv: string[]): Promise<number> {
     if (n('failed') > 0) {
       console.log('latest failed jobs:');
       for (const job of await queue.getFailed(0, 4)) {
-        console.log(`  ${job.id}: ${(job.failedReason ?? '').replace(/\s+/g, ' ').slice(0, 300)}`);
+        console.log(`  ${printable(String(job.id))}: ${printable((job.failedReason ?? '').replace(/\s+/g, ' ').slice(0, 300))}`);
       }
     }
 
@@ -85,7 +87,7 @@ export async function main(argv: string[]): Promise<number> {
       const name = raw.includes(':w:') ? raw.slice(raw.indexOf(':w:') + 3) : raw;
       const p = parseWorkerName(name);
       const since = Number(w.age);
-      const who = p ? `${p.host}  pid ${p.pid}  ${p.threads} thread${p.threads === 1 ? '' : 's'}` : name || '(unnamed)';
+      const who = p ? `${printable(p.host)}  pid ${p.pid}  ${p.threads} thread${p.threads === 1 ? '' : 's'}` : printable(name) || '(unnamed)';
       console.log(`  ${who}  from ${w.addr ?? '?'}${Number.isFinite(since) ? `  connected ${age(since)}` : ''}`);
     }
     return 0;

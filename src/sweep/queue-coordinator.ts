@@ -20,7 +20,6 @@
 //   and ours is added again.
 // The queue is checked against the journal like that at start, whenever the connection comes back,
 // and after a while without results (so no lost event or job can stall the sweep).
-import { hostname } from 'node:os';
 import { Queue, QueueEvents } from 'bullmq';
 import { DEFAULTS } from '../core/config.js';
 import type { RunConfig } from '../core/types.js';
@@ -209,7 +208,7 @@ export class QueueCoordinator<T = unknown> {
     const result = failureResult(config, 'error', `failed in the queue: ${reason}`, 0);
     const rec = {
       config, result, startedAt: at(job.processedOn), finishedAt: at(job.finishedOn), wallSeconds: 0,
-      ...provenance(narrowsweepVersion()), host: hostname(),
+      ...provenance(narrowsweepVersion()),
     };
     this.opts.log(`queue: job ${jobId} failed: ${reason}; recorded as an error (--retry-failed runs it again)`);
     if (this.accept(s.runId, rec)) this.removeJob(jobId);

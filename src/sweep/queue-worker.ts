@@ -12,7 +12,7 @@ import { UnrecoverableError, WaitingError, Worker } from 'bullmq';
 import type { Job } from 'bullmq';
 import { narrowsweepVersion } from './coordinator.js';
 import { PoolError, RunPool } from './pool.js';
-import { ConnectionWatch, JOB_NAME, splitJobId, workerName } from './queue.js';
+import { ConnectionWatch, JOB_NAME, printable, splitJobId, workerName } from './queue.js';
 import type { QueueTarget } from './queue.js';
 import { checkPayload, PAYLOAD_VERSION, PayloadError, provenance } from './queue-payload.js';
 import type { JobReturn } from './queue-payload.js';
@@ -91,7 +91,7 @@ export class QueueWorker {
       }
     });
     worker.on('stalled', (jobId) => {
-      this.opts.log(`job ${jobId} stalled (its worker stopped renewing the lock: killed or cut off?); it is back in the queue`);
+      this.opts.log(`job ${printable(jobId)} stalled (its worker stopped renewing the lock: killed or cut off?); it is back in the queue`);
     });
     void worker.run().catch((err: unknown) => this.watch.error(err));
     await worker.waitUntilReady();
@@ -108,7 +108,7 @@ export class QueueWorker {
     } catch (e) {
       if (!(e instanceof PayloadError)) throw e;
       this.rejected++;
-      log(`rejected job ${job.id}: ${e.message}`);
+      log(`rejected job ${printable(String(job.id))}: ${e.message}`);
       throw new UnrecoverableError(`rejected by ${this.name}: ${e.message}`);
     }
     let lastProgress = 0;

@@ -309,6 +309,11 @@ export function jobPriority(index: number): number {
   return Math.min(index + 1, PRIORITY_LIMIT);
 }
 
+/** Text from Redis made safe to print (anyone who can write to Redis chooses job ids and names). */
+export function printable(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
+}
+
 /** `<host>/<pid>/<threads>`: the BullMQ worker name (shown by `status`, stored on each job it takes). */
 export function workerName(host: string, pid: number, threads: number): string {
   return `${host}/${pid}/${threads}`;
