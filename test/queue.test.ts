@@ -296,6 +296,9 @@ test.serial('submitting the same sweep again adds nothing; results finished whil
   t.regex(s2.stdout, /: 0 jobs enqueued, 12 already queued, 0 finished results collected/);
   t.is(await waiting(), 12);
   t.is(lineCount(dir), 0);
+  // The workers will take them in the local trial-major order.
+  const order = (await q.getPrioritized(0, -1)).map((j) => splitJobId(j.id)!.runId);
+  t.deepEqual(order, [...iterateGrid(loadSpec(spec))].map((e) => e.id));
 
   // A worker runs them all while no coordinator listens: the results stay in the queue ...
   const w = await worker('resub');
