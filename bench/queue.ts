@@ -28,8 +28,8 @@ const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7) ?? 'ove
 const rows: Array<[string, string, string]> = [];
 const now = () => performance.now() / 1000;
 
-const work = mkdtempSync(join(tmpdir(), 'narrowsweep-bench-queue-'));
 const redis = await startRedis();
+const work = mkdtempSync(join(tmpdir(), 'narrowsweep-bench-queue-'));
 let queues = 0;
 
 function specFile(name: string, yaml: string): string {
