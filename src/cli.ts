@@ -11,6 +11,8 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ main(arg
   report: { summary: 'write report.html and the charts (standalone .svg) of a results folder', load: () => import('./commands/report.js') },
   merge: { summary: 'join the results folders of one sweep\'s shards (run --shard K/N) into one', load: () => import('./commands/merge.js') },
   repair: { summary: 'move the damaged lines of a results folder\'s journal aside (run, aggregate, merge refuse them)', load: () => import('./commands/repair.js') },
+  worker: { summary: 'take run jobs from a work queue (run --queue) and train them', load: () => import('./commands/worker.js') },
+  status: { summary: 'show a work queue\'s jobs and connected workers', load: () => import('./commands/status.js') },
   doctor: { summary: 'show the compute engine, CPU features and a quick step benchmark', load: () => import('./commands/doctor.js') },
 };
 
@@ -21,8 +23,9 @@ function usage(): string {
 }
 
 // `narrowsweep ... | head`: a closed pipe ends the output quietly, not with a stack trace. A sweep
-// (`run`) keeps going without output instead: exiting would drop its running runs and leave the lock.
-const keepGoing = process.argv[2] === 'run';
+// (`run`) keeps going without output instead: exiting would drop its running runs and leave the lock;
+// so does a queue `worker` (its running jobs would wait for stall detection).
+const keepGoing = process.argv[2] === 'run' || process.argv[2] === 'worker';
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code !== 'EPIPE') throw err;

@@ -21,6 +21,10 @@ import { aggregate, BestOverError, parseBestOver, REPORT_FILE } from '../report/
 import type { AggregateOutput } from '../report/aggregate.js';
 import { explainFlagError } from '../core/suggest.js';
 import { gridSize } from '../sweep/grid.js';
+import { DEFAULT_QUEUE_NAME, parseQueueTarget, probe, QueueConnectError, QueueInputError } from '../sweep/queue.js';
+import type { QueueTarget } from '../sweep/queue.js';
+import { QueueCoordinator } from '../sweep/queue-coordinator.js';
+import type { GridView } from '../sweep/types.js';
 
 const USAGE = `usage: narrowsweep run <spec.yaml|.json> [options]
 
@@ -39,6 +43,10 @@ Runs every configuration of the spec that is not yet in <out>/runs.jsonl (so run
                        in every cell (see narrowsweep aggregate --help)
   --shard K/N          run only shard K of N (1 <= K <= N), e.g. one per machine; the default folder is then
                        results/<spec name>.shard-K-of-N, and \`narrowsweep merge\` joins the shards' folders
+  --queue URL          run on a work queue instead of local threads: redis://[:password@]host[:port][/db]
+                       (rediss:// for TLS); \`narrowsweep worker --queue URL\` on any machines takes the jobs
+  --queue-name NAME    the queue (default ${DEFAULT_QUEUE_NAME}; the workers must name the same one)
+  --submit-only        with --queue: enqueue the missing configurations and exit; run again to collect
 
 Ctrl-C (or SIGTERM, SIGHUP) once: stop scheduling, let running configurations finish, write the tables,
 print the command that resumes. Ctrl-C twice: stop at once (the journal stays valid).`;
@@ -57,11 +65,17 @@ export interface RunFlags {
   shard: Shard | null;
   /** --best-over: the envelope's axes (absent or null: no envelope). */
   bestOver?: string[] | null;
+  /** The work queue's Redis URL (absent or null: the local pool). */
+  queue?: string | null;
+  queueName?: string | null;
+  submitOnly?: boolean;
 }
 
 class UsageError extends Error {}
 
 const DEFAULT_GRACE = 10, DEFAULT_REFRESH = 30;
+/** Progress lines for running jobs in queue mode (the first this many are shown). */
+const QUEUE_SLOTS = 8;
 
 /** After a second Ctrl-C, how long the sweep gets to close the journal before the process exits anyway. */
 const FORCE_EXIT_MS = 8000;
@@ -91,6 +105,9 @@ function parseFlags(argv: string[]): RunFlags | 'help' {
     refresh: { type: 'string' },
     shard: { type: 'string' },
     'best-over': { type: 'string' },
+    queue: { type: 'string' },
+    'queue-name': { type: 'string' },
+    'submit-only': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   } as const;
   let parsed;
@@ -103,6 +120,13 @@ function parseFlags(argv: string[]): RunFlags | 'help' {
   if (v.help) return 'help';
   if (parsed.positionals.length !== 1) {
     throw new UsageError(parsed.positionals.length === 0 ? 'missing the spec file' : `expected one spec file, got ${parsed.positionals.join(' ')}`);
+  }
+  if (v.queue === undefined) {
+    for (const k of ['queue-name', 'submit-only'] as const) if (v[k] !== undefined) throw new UsageError(`--${k}: only with --queue`);
+  } else {
+    for (const k of ['shard', 'workers', 'worker-memory'] as const) {
+      if (v[k] !== undefined) throw new UsageError(`--${k}: not with --queue (${k === 'shard' ? 'the queue balances the work itself' : `give it to each \`narrowsweep worker\``})`);
+    }
   }
   return {
     specPath: parsed.positionals[0]!,
@@ -117,6 +141,9 @@ function parseFlags(argv: string[]): RunFlags | 'help' {
     refresh: numberFlag('refresh', v.refresh, { min: 0, max: MAX_SECONDS }) ?? DEFAULT_REFRESH,
     shard: v.shard === undefined ? null : parseShard(v.shard),
     bestOver: bestOverFlag(v['best-over']),
+    queue: v.queue ?? null,
+    queueName: v['queue-name'] ?? null,
+    submitOnly: v['submit-only'] === true,
   };
 }
 
@@ -157,6 +184,8 @@ export function resumeCommand(f: RunFlags, outDir: string, script = process.argv
     : basename(script) === 'narrowsweep' ? 'narrowsweep' : `node ${shellQuote(resolve(script))}`;
   const parts = [prog, 'run', shellQuote(resolve(f.specPath)), '--out', shellQuote(resolve(outDir))];
   if (f.shard !== null) parts.push('--shard', shardText(f.shard));
+  if (f.queue) parts.push('--queue', shellQuote(f.queue));
+  if (f.queue && f.queueName) parts.push('--queue-name', shellQuote(f.queueName));
   if (f.workers !== null) parts.push('--workers', String(f.workers));
   if (f.runTimeout !== null) parts.push('--run-timeout', String(f.runTimeout));
   if (f.workerMemory !== null) parts.push('--worker-memory', String(f.workerMemory));
@@ -185,13 +214,16 @@ function clearResults(dir: string): number {
 export async function main(argv: string[]): Promise<number> {
   let flags: RunFlags;
   let spec: Spec;
+  let queueTarget: QueueTarget | null = null;
   try {
     const f = parseFlags(argv);
     if (f === 'help') { console.log(USAGE); return 0; }
     flags = f;
     spec = loadSpec(flags.specPath); // the whole spec is validated before anything is written
     if (flags.bestOver) checkBestOverAxes(flags.bestOver, spec);
+    if (flags.queue) queueTarget = parseQueueTarget(flags.queue, flags.queueName ?? DEFAULT_QUEUE_NAME);
   } catch (e) {
+    if (e instanceof QueueInputError) { console.error(`narrowsweep run: ${e.message}`); return 2; }
     if (e instanceof UsageError) { console.error(`narrowsweep run: ${e.message}\n\n${USAGE}`); return 2; }
     if (e instanceof ConfigError || (e as Error).name === 'DataError') { console.error(`narrowsweep: ${(e as Error).message}`); return 2; }
     throw e;
@@ -199,6 +231,15 @@ export async function main(argv: string[]): Promise<number> {
   const outDir = flags.out ?? join('results', flags.shard ? `${spec.name}.shard-${flags.shard.index + 1}-of-${flags.shard.count}` : spec.name);
   const threads = flags.workers ?? poolDefaults().threads;
   const say = (line: string) => console.log(line);
+  if (queueTarget !== null) {
+    try {
+      const info = await probe(queueTarget); // an unreachable Redis stops here, before the folder is touched
+      if (info.warning) console.error(`narrowsweep: ${info.warning}`);
+    } catch (e) {
+      if (e instanceof QueueConnectError) { console.error(`narrowsweep: ${e.message}`); return 2; }
+      throw e;
+    }
+  }
 
   mkdirSync(outDir, { recursive: true });
   let lock: Lock;
@@ -220,27 +261,34 @@ export async function main(argv: string[]): Promise<number> {
     }
     const stale = removeStaleTemporaries(outDir);
     if (stale.length > 0) say(`removed ${stale.length} temporary file${stale.length === 1 ? '' : 's'} left in ${outDir} by a process that was stopped`);
-    const progress = createProgress(progressMode(flags.quiet), threads);
+    const progress = createProgress(progressMode(flags.quiet), queueTarget !== null ? QUEUE_SLOTS : threads);
     const sessionStartedAt = Date.now();
     const totalRuns = gridSize(spec);
-    const coordinator = new Coordinator({
+    const common = {
       spec,
       outDir,
-      threads,
-      ...(flags.workerMemory !== null ? { memoryMb: flags.workerMemory } : {}),
       retryFailed: flags.retryFailed,
       runTimeoutSeconds: flags.runTimeout ?? spec.runTimeout,
       refreshSeconds: flags.refresh,
-      shard: flags.shard,
       progress,
-      log: (line) => progress.log(line),
+      log: (line: string) => progress.log(line),
       // the command wires the report layer in: the sweep layer does not import it
-      tables: (grid, when) => aggregate(outDir, {
+      tables: (grid: GridView | null, when: 'refresh' | 'final') => aggregate(outDir, {
         grid, bestOver: flags.bestOver ?? null,
         report: { spec, totalRuns, state: when === 'refresh' ? 'running' : 'final', refreshSeconds: flags.refresh || null, sessionStartedAt },
       }),
-    });
-    say(`sweep ${spec.name}: ${threads} worker${threads === 1 ? '' : 's'}, results in ${outDir}`);
+    };
+    const coordinator = queueTarget !== null
+      ? new QueueCoordinator({ ...common, target: queueTarget, slots: QUEUE_SLOTS, submitOnly: flags.submitOnly })
+      : new Coordinator({
+        ...common,
+        threads,
+        ...(flags.workerMemory !== null ? { memoryMb: flags.workerMemory } : {}),
+        shard: flags.shard,
+      });
+    say(queueTarget !== null
+      ? `sweep ${spec.name}: on queue ${queueTarget.name} at ${queueTarget.shown}, results in ${outDir}`
+      : `sweep ${spec.name}: ${threads} worker${threads === 1 ? '' : 's'}, results in ${outDir}`);
 
     // Exactly one ending is printed: the report after run() returns, or (only if run() does not
     // return within FORCE_EXIT_MS of the second Ctrl-C, or on a third) the forced one below.
@@ -257,7 +305,9 @@ export async function main(argv: string[]): Promise<number> {
     const onSignal = (sig: NodeJS.Signals) => {
       signals++;
       if (signals === 1) {
-        progress.log(`${sig}: no new runs are started; running ones get ${flags.grace} s to finish (${sig === 'SIGINT' ? 'Ctrl-C' : sig} again stops at once)`);
+        progress.log(queueTarget !== null
+          ? `${sig}: the coordinator stops; the workers go on, and their results wait in the queue until you run this again`
+          : `${sig}: no new runs are started; running ones get ${flags.grace} s to finish (${sig === 'SIGINT' ? 'Ctrl-C' : sig} again stops at once)`);
         coordinator.stop(flags.grace);
         return;
       }
@@ -294,6 +344,10 @@ export async function main(argv: string[]): Promise<number> {
       const why = isEnvironmentError(e) ? describeEnvironmentError(e) : (e as Error).message;
       console.error(`narrowsweep: writing the tables failed: ${why}\nThe journal is valid; once that is fixed, resume with:\n  ${resumeCommand(flags, outDir)}`);
       return isEnvironmentError(e) || (e as Error).name === 'DataError' ? 2 : 1;
+    }
+    if (flags.submitOnly) {
+      console.log(`\nSubmitted; the workers (narrowsweep worker --queue ...) take the jobs. Collect the results with:\n  ${resumeCommand(flags, outDir)}`);
+      return 0;
     }
     if (outcome.aborted) {
       console.error(`\nnarrowsweep: stopped at once; the journal is valid. Resume with:\n  ${resumeCommand(flags, outDir)}`);

@@ -133,8 +133,66 @@ export function planResume(spec: Spec, journalFile: string, grid?: GridIndex, sh
   return plan;
 }
 
+/** What a sweep starts from: the plan, the journal open for appending, the grid index. */
+export interface OpenedSweep {
+  plan: ResumePlan;
+  /** Failed records taken out of the journal for --retry-failed (they run again). */
+  rerun: number;
+  /** The grid's ids and cells (filled by planResume), when asked for. */
+  index: GridIndex | undefined;
+  /** What the tables count: the index when the spec was saved as spec.json, else undefined (every record). */
+  tablesGrid: GridIndex | undefined;
+  writer: JournalWriter;
+}
+
+/**
+ * The start of every sweep (local pool or queue): saves the spec, matches the journal against the
+ * grid, takes out the failed records to retry, says what will run, and opens the journal.
+ * `index`: build the grid index always, only for the tables (when the spec was saved), or never.
+ */
+export function openSweep(o: {
+  spec: Spec; outDir: string; retryFailed: boolean; shard: Shard | null; log: (line: string) => void;
+  index: 'always' | 'for-tables' | 'never';
+}): OpenedSweep {
+  const { spec, outDir, log, shard } = o;
+  const journalFile = join(outDir, JOURNAL_FILE);
+  mkdirSync(outDir, { recursive: true });
+  // A damaged journal is refused (naming its lines) before anything is written.
+  const journalIndex = readJournalIndex(journalFile);
+  // Before any run: a crash later leaves a folder whose tables are already this spec's.
+  // Without a saved spec a later `narrowsweep aggregate` counts every record, so the tables of
+  // this run do too: the two always agree.
+  const saved = writeSpecSnapshot(outDir, spec);
+  if (!saved) log('warning: the spec could not be saved as spec.json; the tables count every journal record');
+  const index = o.index === 'always' || (o.index === 'for-tables' && saved) ? new GridIndex() : undefined;
+  const plan = planResume(spec, journalFile, index, shard, journalIndex);
+  if (plan.tornLine !== null) {
+    log(`journal: the last line was torn by a crash (${plan.tornLine.length} bytes); it is dropped and that run will be redone`);
+  }
+  const skip = plan.index.entries;
+  let rerun = 0;
+  if (o.retryFailed && plan.failed.length > 0) {
+    const ids = new Set(plan.failed);
+    rerun = removeRecords(journalFile, ids, join(outDir, RETRIED_FILE));
+    for (const id of ids) skip.delete(id);
+  }
+  const failedKept = o.retryFailed ? 0 : plan.failed.length;
+  const share = shard ? ` (shard ${shardText(shard)} of ${plan.gridTotal})` : '';
+  log(`${plan.total} configurations${share}: ${plan.reused - rerun} reused from the journal, ${plan.fresh} new` +
+    (rerun > 0 ? `, ${rerun} failed to retry` : '') +
+    (failedKept > 0 ? ` (${failedKept} failed records kept; --retry-failed reruns them)` : '') +
+    (plan.orphaned > 0 ? `; ${plan.orphaned} journal records are not in this spec any more (kept, left out of the tables)` : ''));
+
+  const opened = JournalWriter.open(journalFile);
+  if (opened.repairedTornLine !== null && plan.tornLine === null) {
+    log('journal: a torn last line was cut away');
+  }
+  return { plan, rerun, index, tablesGrid: saved ? index : undefined, writer: opened.writer };
+}
+
 let packageVersion: string | null = null;
-function narrowsweepVersion(): string {
+/** This package's version (package.json), for the journal records. */
+export function narrowsweepVersion(): string {
   if (packageVersion !== null) return packageVersion;
   packageVersion = 'unknown';
   let dir = fileURLToPath(new URL('.', import.meta.url));
@@ -149,7 +207,7 @@ function narrowsweepVersion(): string {
   return packageVersion;
 }
 
-function emptyCounts(): Record<RunStatus, number> {
+export function emptyCounts(): Record<RunStatus, number> {
   return { ok: 0, diverged: 0, timeout: 0, error: 0, oom: 0 };
 }
 
@@ -229,40 +287,13 @@ export class Coordinator<T = unknown> {
 
   async run(): Promise<SweepOutcome<T>> {
     const { spec, outDir, log, progress } = this.opts;
-    mkdirSync(outDir, { recursive: true });
     const writeTables = this.opts.tables || null;
-    // A damaged journal is refused (naming its lines) before anything is written.
-    const index = readJournalIndex(this.journalFile);
-    // Before any run: a crash later leaves a folder whose tables are already this spec's.
-    // Without a saved spec a later `narrowsweep aggregate` counts every record, so the tables of
-    // this run do too: the two always agree.
-    const saved = writeSpecSnapshot(outDir, spec);
-    if (!saved) log('warning: the spec could not be saved as spec.json; the tables count every journal record');
-    const grid = writeTables !== null && saved ? new GridIndex() : undefined;
     const shard = this.opts.shard ?? null;
-    const plan = planResume(spec, this.journalFile, grid, shard, index);
-    if (plan.tornLine !== null) {
-      log(`journal: the last line was torn by a crash (${plan.tornLine.length} bytes); it is dropped and that run will be redone`);
-    }
+    const opened = openSweep({ spec, outDir, retryFailed: this.opts.retryFailed, shard, log, index: writeTables !== null ? 'for-tables' : 'never' });
+    const { plan, rerun } = opened;
+    const grid = opened.tablesGrid;
     const skip = plan.index.entries;
-    let rerun = 0;
-    if (this.opts.retryFailed && plan.failed.length > 0) {
-      const ids = new Set(plan.failed);
-      rerun = removeRecords(this.journalFile, ids, join(outDir, RETRIED_FILE));
-      for (const id of ids) skip.delete(id);
-    }
-    const failedKept = this.opts.retryFailed ? 0 : plan.failed.length;
-    const share = shard ? ` (shard ${shardText(shard)} of ${plan.gridTotal})` : '';
-    log(`${plan.total} configurations${share}: ${plan.reused - rerun} reused from the journal, ${plan.fresh} new` +
-      (rerun > 0 ? `, ${rerun} failed to retry` : '') +
-      (failedKept > 0 ? ` (${failedKept} failed records kept; --retry-failed reruns them)` : '') +
-      (plan.orphaned > 0 ? `; ${plan.orphaned} journal records are not in this spec any more (kept, left out of the tables)` : ''));
-
-    const opened = JournalWriter.open(this.journalFile);
     this.writer = opened.writer;
-    if (opened.repairedTornLine !== null && plan.tornLine === null) {
-      log('journal: a torn last line was cut away');
-    }
 
     const pool = new RunPool({
       threads: this.opts.threads,

@@ -578,3 +578,27 @@ function cellAt(spec: Spec, index: number): Record<string, AxisValue> {
   for (const { cell } of iterateCells(spec)) if (k++ === index) return cell;
   return {};
 }
+
+/**
+ * The checks a spec makes of each of its configurations, applied to one configuration on its own
+ * (a queued job's, which arrives as data from Redis): plain data only, every RunConfig field as for
+ * a spec's cells, and the data source able to supply n + nTest samples of dimension d. Returns the
+ * resolved configuration; throws ConfigError (or DataError for an unreadable data file) naming
+ * `path`.
+ */
+export function checkRunConfig(path: string, config: unknown): ResolvedConfig {
+  checkPlainData(path, config);
+  if (!isObject(config)) throw new ConfigError(path, `expected a configuration (a mapping such as { method: pgd, n: 100, d: 10, m: 20, seed: 0 }), got ${describe(config)}`);
+  const resolved = resolveConfig(config as unknown as RunConfig, path);
+  const data = resolved.data;
+  const nTest = data.nTest ?? 0;
+  const capacity = dataCapacity(data);
+  if (resolved.n + nTest > capacity) {
+    throw new ConfigError(`${path}.n`, `n = ${resolved.n}${nTest ? ` plus nTest = ${nTest}` : ''} is more than the data source ${data.source} holds (${capacity} samples)`);
+  }
+  const dimension = dataDimension(data);
+  if (dimension !== null && resolved.d !== dimension) {
+    throw new ConfigError(`${path}.d`, `d = ${resolved.d}, but the data source ${data.source} has ${dimension} features`);
+  }
+  return resolved;
+}
