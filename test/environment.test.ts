@@ -3,21 +3,34 @@
 // CLI is started as the user nobody, for whom permissions hold.
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { syntheticJournal } from './helpers/records.js';
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
-const work = mkdtempSync(join(tmpdir(), 'narrowsweep-env-'));
+const asRoot = process.getuid?.() === 0;
+
+/** Whether every folder from the root down to `dir` lets others (the user nobody) pass through it. */
+function othersCanEnter(dir: string): boolean {
+  for (let d = resolve(dir); ; d = dirname(d)) {
+    if ((statSync(d).mode & 0o001) === 0) return false;
+    if (dirname(d) === d) return true;
+  }
+}
+
+// As root the CLI runs as nobody, who must reach the work folder: a temp folder of mode 0700 (mktemp -d)
+// would stop nobody at its door, so such a TMPDIR is passed over for /tmp.
+const base = !asRoot || othersCanEnter(tmpdir()) ? tmpdir() : '/tmp';
+const work = mkdtempSync(join(base, 'narrowsweep-env-'));
 chmodSync(work, 0o755); // the user nobody can enter it
 test.after.always(() => {
   for (const d of readdirSync(work)) { try { chmodSync(join(work, d), 0o755); } catch { /* a file */ } }
   rmSync(work, { recursive: true, force: true });
 });
 
-const asUser = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+const asUser = asRoot ? { uid: 65534, gid: 65534 } : {};
 
 function cli(args: string[], cwd = work): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd, ...asUser, env: { ...process.env, NARROWSWEEP_QUIET_ENGINE: '1' } });
