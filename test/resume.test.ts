@@ -13,6 +13,7 @@ import { loadSpec } from '../src/sweep/spec.js';
 import { iterateGrid } from '../src/sweep/grid.js';
 import { acquireLock, LockedError } from '../src/sweep/lock.js';
 import { syntheticRecord } from './helpers/records.js';
+import { deterministicTables } from './fixtures/tables.js';
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'narrowsweep-resume-'));
@@ -70,62 +71,8 @@ function crashAfter(args: string[], lines: number, torn: boolean): Promise<CliRe
   return start(args, { nodeArgs: ['--import', CRASH_AFTER_LINES], env: { CRASH_AFTER_LINES: String(lines), CRASH_TORN: torn ? '1' : '0' } }).done;
 }
 
-/**
- * The deterministic content of a results folder's tables: every CSV file (runs, summary, each
- * phase table, boundary) with exactly the wall-clock columns removed: seconds, secondsTo<t>,
- * wallSeconds, startedAt, finishedAt (runs.csv) and medianSecondsToSuccess (summary.csv).
- * Everything else, including row order and number formatting, is compared byte for byte, and
- * tables.json (no time stamps) is compared whole.
- */
-const WALL_CLOCK = /^(seconds|secondsTo.*|wallSeconds|startedAt|finishedAt|medianSecondsToSuccess)$/;
-function deterministicTables(dir: string): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const f of readdirSync(dir).filter((n) => n.endsWith('.csv')).sort()) {
-    const text = readFileSync(join(dir, f), 'utf8');
-    out.set(f, dropColumns(text, WALL_CLOCK));
-  }
-  out.set('tables.json', readFileSync(join(dir, 'tables.json'), 'utf8'));
-  return out;
-}
-
-/** Splits one CSV line (RFC 4180 quoting). */
-function splitCsv(line: string): string[] {
-  const cells: string[] = [];
-  let cur = '';
-  let q = false;
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i]!;
-    if (q) {
-      if (c === '"' && line[i + 1] === '"') { cur += '"'; i++; } else if (c === '"') q = false; else cur += c;
-    } else if (c === '"') q = true;
-    else if (c === ',') { cells.push(cur); cur = ''; } else cur += c;
-  }
-  cells.push(cur);
-  return cells;
-}
-
-function csvRecords(text: string): string[] {
-  // Records may span lines inside quotes.
-  const recs: string[] = [];
-  let cur = '';
-  let quotes = 0;
-  for (const line of text.split('\n')) {
-    cur = cur === '' && quotes % 2 === 0 ? line : `${cur}\n${line}`;
-    quotes += (line.match(/"/g) ?? []).length;
-    if (quotes % 2 === 0) { recs.push(cur); cur = ''; quotes = 0; }
-  }
-  return recs;
-}
-
-function dropColumns(text: string, re: RegExp): string {
-  const recs = csvRecords(text);
-  const headerAt = recs.findIndex((r) => r !== '' && !r.startsWith('#'));
-  if (headerAt < 0) return text;
-  const header = splitCsv(recs[headerAt]!);
-  const keep = header.map((h, i) => (re.test(h) ? -1 : i)).filter((i) => i >= 0);
-  if (keep.length === header.length) return text; // nothing to drop: the raw bytes
-  return recs.map((r, k) => (k < headerAt || r === '' || r.startsWith('#') ? r : keep.map((i) => JSON.stringify(splitCsv(r)[i] ?? null)).join(','))).join('\n');
-}
+// deterministicTables (fixtures/tables.ts): every CSV with the wall-clock columns removed, compared
+// byte for byte, and tables.json whole.
 
 const CRASH_SPEC = `name: crash
 grid: { n: [16], d: [4], rho: [1, 2, 3], method: [pgd, sgd, lm] }
