@@ -10,6 +10,7 @@ import type { ResolvedConfig, RunResult } from '../src/core/types.js';
 import type { AxisValue, JournalRecord } from '../src/sweep/types.js';
 import { aggregate } from '../src/report/aggregate.js';
 import { wilson } from '../src/report/wilson.js';
+import { fixedText } from '../src/report/phase-table.js';
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 
@@ -475,4 +476,9 @@ test('with a grid, only its ids count, each with the cell and trial the grid giv
   t.is(all.runs, 8);
   t.is(all.notInSpec, null);
   t.false('activation' in table(readFileSync(join(dir, 'summary.csv'), 'utf8'))[0]!);
+});
+
+test('the fixed axes of a table read as a spec writes them: null (a full batch) as null, not as nothing', (t) => {
+  t.is(fixedText({ batch: null, activation: 'tanh', lr: 0.3 }), 'batch=null activation=tanh lr=0.3');
+  t.is(fixedText({}), '');
 });

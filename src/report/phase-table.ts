@@ -97,9 +97,9 @@ export function phaseTable(method: string, cells: CellStats[]): PhaseTable {
   return { method, width, groupKeys, fixed, columns, rows, epsilon, data, iterations, seconds, comment };
 }
 
-/** The axes held fixed as `k=v k=v` (empty when none). */
+/** The axes held fixed as `k=v k=v` (empty when none); null as `null`, as a spec writes it (`batch: null`). */
 export function fixedText(fixed: Record<string, AxisValue>): string {
-  return Object.entries(fixed).map(([k, v]) => `${k}=${fmt(v)}`).join(' ');
+  return Object.entries(fixed).map(([k, v]) => `${k}=${v === null ? 'null' : fmt(v)}`).join(' ');
 }
 
 /** The name of a method's phase-table file with extension `ext` (the method made safe as a file name). */
